@@ -1,0 +1,58 @@
+-- 0001_core: the event log (transactional outbox) and the job queue.
+-- Times are integer milliseconds since the Unix epoch (UTC).
+
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    type        TEXT    NOT NULL,
+    subject     TEXT    NOT NULL,
+    actor       TEXT,
+    payload     TEXT    NOT NULL DEFAULT '{}',
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX events_subject ON events (subject, id);
+CREATE INDEX events_created ON events (created_at);
+
+CREATE TABLE event_consumers (
+    name        TEXT    PRIMARY KEY,
+    last_id     INTEGER NOT NULL DEFAULT 0,
+    updated_at  INTEGER NOT NULL
+);
+
+CREATE TABLE jobs (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue         TEXT    NOT NULL,
+    payload       TEXT    NOT NULL DEFAULT '{}',
+    priority      INTEGER NOT NULL DEFAULT 0,
+    state         TEXT    NOT NULL DEFAULT 'queued'
+                  CHECK (state IN ('queued', 'running', 'completed', 'dead', 'discarded')),
+    run_at        INTEGER NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    max_attempts  INTEGER NOT NULL DEFAULT 5,
+    backoff_ms    INTEGER NOT NULL DEFAULT 1000,
+    unique_key    TEXT,
+    locked_by     TEXT,
+    locked_until  INTEGER,
+    last_error    TEXT,
+    errors        TEXT    NOT NULL DEFAULT '[]',
+    traceparent   TEXT,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    finished_at   INTEGER
+);
+CREATE INDEX jobs_ready ON jobs (priority DESC, run_at, id) WHERE state = 'queued';
+CREATE INDEX jobs_lease ON jobs (locked_until) WHERE state = 'running';
+CREATE INDEX jobs_queue_state ON jobs (queue, state, id);
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state IN ('completed', 'discarded');
+CREATE UNIQUE INDEX jobs_unique_live ON jobs (unique_key)
+    WHERE unique_key IS NOT NULL AND state IN ('queued', 'running');
+
+CREATE TABLE job_schedules (
+    name         TEXT    PRIMARY KEY,
+    cron         TEXT    NOT NULL,
+    queue        TEXT    NOT NULL,
+    payload      TEXT    NOT NULL DEFAULT '{}',
+    next_run_at  INTEGER NOT NULL,
+    last_run_at  INTEGER,
+    enabled      INTEGER NOT NULL DEFAULT 1,
+    updated_at   INTEGER NOT NULL
+);

@@ -1,0 +1,70 @@
+/*
+ * config.h — run-time configuration from environment and flags.
+ *
+ * One X-macro list defines every option: its flag, its environment variable,
+ * its type, default, bounds and whether it is a secret.  The parser, the
+ * help text and the start-up dump all come from that list, so they cannot
+ * drift apart.  Precedence: flag > environment > default.
+ */
+#ifndef MERCATO_APP_CONFIG_H
+#define MERCATO_APP_CONFIG_H
+
+#include <stdio.h>
+
+/* X(field, flag, env, type, default, min, max, secret, help) */
+#define CONFIG_OPTIONS(X)                                                                                   \
+    X(host, "host", "MERCATO_HOST", STR, "127.0.0.1", 0, 0, 0, "IPv4 address to listen on")                  \
+    X(port, "port", "MERCATO_PORT", INT, "8080", 0, 65535, 0, "TCP port (0 picks a free one)")               \
+    X(http_threads, "http-threads", "MERCATO_HTTP_THREADS", INT, "0", 0, 256, 0,                              \
+      "HTTP event-loop threads (0 = number of cores)")                                                       \
+    X(database_url, "database-url", "DATABASE_URL", STR, "sqlite:./var/mercato.db", 0, 0, 1,                  \
+      "sqlite:PATH or postgres://user:pass@host:port/db")                                                    \
+    X(db_pool, "db-pool", "MERCATO_DB_POOL", INT, "16", 1, 1024, 0, "PostgreSQL connection pool size")        \
+    X(data_dir, "data-dir", "MERCATO_DATA_DIR", STR, "./var", 0, 0, 0, "directory for keys and local files")  \
+    X(body_max, "body-max", "MERCATO_BODY_MAX", INT, "1048576", 1024, 1073741824, 0,                           \
+      "request body cap in bytes (413 beyond)")                                                              \
+    X(header_max, "header-max", "MERCATO_HEADER_MAX", INT, "16384", 1024, 1048576, 0,                          \
+      "request header cap in bytes (431 beyond)")                                                            \
+    X(conn_limit, "conn-limit", "MERCATO_CONN_LIMIT", INT, "12000", 1, 1000000, 0,                             \
+      "simultaneous connections")                                                                            \
+    X(idle_timeout, "idle-timeout", "MERCATO_IDLE_TIMEOUT", INT, "60", 1, 86400, 0,                            \
+      "seconds before an idle or slow connection is closed")                                                 \
+    X(cors_origins, "cors-origins", "MERCATO_CORS_ORIGINS", STR, "", 0, 0, 0,                                  \
+      "allowed CORS origins: empty, * or a comma-separated list")                                             \
+    X(shutdown_timeout, "shutdown-timeout", "MERCATO_SHUTDOWN_TIMEOUT", INT, "10", 0, 3600, 0,                 \
+      "seconds to let in-flight requests and jobs finish on SIGTERM")                                          \
+    X(log_level, "log-level", "MERCATO_LOG_LEVEL", STR, "info", 0, 0, 0, "debug, info, warn or error")        \
+    X(access_log, "access-log", "MERCATO_ACCESS_LOG", BOOL, "true", 0, 1, 0, "one JSON line per request")      \
+    X(workers, "workers", "MERCATO_WORKERS", INT, "2", 0, 256, 0, "job worker threads inside serve (0 = none)") \
+    X(admin_token, "admin-token", "MERCATO_ADMIN_TOKEN", STR, "", 0, 0, 1,                                     \
+      "static bearer token with admin rights for operations (empty = disabled)")                              \
+    X(demo, "demo", "MERCATO_DEMO", BOOL, "false", 0, 1, 0, "load the small demo data set into an empty database") \
+    X(smtp_url, "smtp-url", "SMTP_URL", STR, "", 0, 0, 1, "smtp://host:port for outgoing mail (empty = log only)") \
+    X(mail_from, "mail-from", "MERCATO_MAIL_FROM", STR, "mercato <no-reply@mercato.local>", 0, 0, 0,           \
+      "From address of outgoing mail")                                                                        \
+    X(public_url, "public-url", "MERCATO_PUBLIC_URL", STR, "http://127.0.0.1:8080", 0, 0, 0,                    \
+      "external base URL used in links")
+
+typedef struct config {
+#define CFG_FIELD_STR char *
+#define CFG_FIELD_INT long long
+#define CFG_FIELD_BOOL int
+#define X(field, flag, env, type, def, min, max, secret, help) CFG_FIELD_##type field;
+    CONFIG_OPTIONS(X)
+#undef X
+} config_t;
+
+/* Fills cfg from defaults, the environment, then argv (flags "--name value"
+ * or "--name=value").  Unknown flags and bad values print a clear message to
+ * stderr and return -1.  Positional arguments are left in *rest and *nrest.
+ * Strings in cfg are owned by cfg (config_free). */
+int config_load(config_t *cfg, int argc, char **argv, char ***rest, int *nrest);
+void config_free(config_t *cfg);
+/* Logs one line with every option, secrets masked. */
+void config_log(const config_t *cfg);
+/* Prints the option table (for `mercato help`). */
+void config_print_help(FILE *out);
+/* Masks the password of a URL into out ("postgres://u:***@h/db"). */
+void config_mask_url(const char *url, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,10 @@
+/*
+ * routes.c — the one place where every module's routes are mounted.
+ */
+#include "app/app.h"
+#include "ops/ops.h"
+
+void app_routes(router_t *r)
+{
+    ops_routes(r);
+}

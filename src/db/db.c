@@ -1,0 +1,634 @@
+/*
+ * db.c — backend-independent half of the storage interface: opening,
+ * connection borrowing, transactions with retry, the statement cache and the
+ * convenience calls (see db.h).
+ */
+#include "db/db.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/db_int.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/metrics.h"
+
+void db_set_err(db_conn_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+    va_end(ap);
+}
+
+const char *db_errmsg(db_conn_t *c) { return c->errmsg; }
+db_kind_t db_kind(const db_t *db) { return db->kind; }
+const char *db_kind_name(const db_t *db) { return db->kind == DB_SQLITE ? "sqlite" : "postgres"; }
+db_t *db_of(db_conn_t *c) { return c->db; }
+db_kind_t db_conn_kind(const db_conn_t *c) { return c->kind; }
+bool db_in_tx(const db_conn_t *c) { return c->in_tx; }
+
+static void conn_free(db_conn_t *c)
+{
+    for (size_t i = 0; i < c->cap; i++)
+        if (c->slots && c->slots[i].st) {
+            db_stmt_t *st = c->slots[i].st;
+            if (c->kind == DB_SQLITE) dbsq_finalize(st);
+            else dbpg_finalize(st);
+            free(st);
+        }
+    free(c->slots);
+    if (c->kind == DB_SQLITE) dbsq_close_conn(c);
+    else dbpg_close_conn(c);
+    free(c);
+}
+
+static void unlist(db_t *db, db_conn_t *c)
+{
+    for (size_t i = 0; i < db->nall; i++)
+        if (db->all[i] == c) {
+            db->all[i] = db->all[--db->nall];
+            break;
+        }
+}
+
+/* thread exit: SQLite connections are per thread */
+static void tls_destructor(void *p)
+{
+    db_conn_t *c = p;
+    if (!c) return;
+    db_t *db = c->db;
+    if (c->kind == DB_SQLITE) {
+        pthread_mutex_lock(&db->mu);
+        unlist(db, c);
+        pthread_mutex_unlock(&db->mu);
+        if (c->holds_write_lock) pthread_mutex_unlock(&db->write_mu);
+        conn_free(c);
+    }
+}
+
+int db_open(db_t **out, const char *url, const db_opts_t *opts, char *err, size_t errlen)
+{
+    db_t *db = xcalloc(1, sizeof *db);
+    db->pool_size = opts && opts->pool_size > 0 ? opts->pool_size : 16;
+    db->busy_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
+    if (strncmp(url, "sqlite:", 7) == 0) {
+        db->kind = DB_SQLITE;
+        const char *p = url + 7;
+        if (strncmp(p, "//", 2) == 0) p += 2; /* sqlite://path */
+        if (!*p) {
+            snprintf(err, errlen, "DATABASE_URL sqlite: needs a file path");
+            free(db);
+            return -1;
+        }
+        db->path = xstrdup(p);
+    } else if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+        db->kind = DB_POSTGRES;
+        db->conninfo = xstrdup(url);
+    } else {
+        snprintf(err, errlen, "DATABASE_URL must start with sqlite: or postgres://");
+        free(db);
+        return -1;
+    }
+    pthread_key_create(&db->tls, tls_destructor);
+    pthread_mutex_init(&db->mu, NULL);
+    pthread_cond_init(&db->cv, NULL);
+    pthread_mutex_init(&db->write_mu, NULL);
+    /* open one connection now so configuration errors show at start-up */
+    db_conn_t *c = db_acquire(db);
+    if (!c) {
+        snprintf(err, errlen, "cannot connect to the database");
+        db_close(db);
+        return -1;
+    }
+    if (c->dead) {
+        snprintf(err, errlen, "%s", c->errmsg);
+        db_release(c);
+        db_close(db);
+        return -1;
+    }
+    db_release(c);
+    *out = db;
+    return 0;
+}
+
+void db_close(db_t *db)
+{
+    if (!db) return;
+    db_conn_t *mine = pthread_getspecific(db->tls);
+    if (mine) pthread_setspecific(db->tls, NULL);
+    for (size_t i = 0; i < db->nall; i++) conn_free(db->all[i]);
+    free(db->all);
+    pthread_key_delete(db->tls);
+    pthread_mutex_destroy(&db->mu);
+    pthread_cond_destroy(&db->cv);
+    pthread_mutex_destroy(&db->write_mu);
+    free(db->path);
+    free(db->conninfo);
+    free(db);
+}
+
+static db_conn_t *conn_new(db_t *db)
+{
+    db_conn_t *c = xcalloc(1, sizeof *c);
+    c->db = db;
+    c->kind = db->kind;
+    int rc = db->kind == DB_SQLITE ? dbsq_open_conn(db, c) : dbpg_open_conn(db, c);
+    if (rc < 0) c->dead = 1;
+    pthread_mutex_lock(&db->mu);
+    if (db->nall == db->capall) {
+        db->capall = db->capall ? db->capall * 2 : 16;
+        db->all = xrealloc(db->all, db->capall * sizeof *db->all);
+    }
+    db->all[db->nall++] = c;
+    pthread_mutex_unlock(&db->mu);
+    return c;
+}
+
+db_conn_t *db_acquire(db_t *db)
+{
+    db_conn_t *c = pthread_getspecific(db->tls);
+    if (c) {
+        c->depth++;
+        return c;
+    }
+    if (db->kind == DB_SQLITE) {
+        c = conn_new(db);
+    } else {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += db->busy_ms / 1000;
+        deadline.tv_nsec += (long)(db->busy_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&db->mu);
+        int waited = 0;
+        while (!db->idle && db->nopen >= db->pool_size) {
+            waited = 1;
+            if (pthread_cond_timedwait(&db->cv, &db->mu, &deadline) == ETIMEDOUT) break;
+        }
+        if (waited) db->pool_waits++;
+        if (db->idle) {
+            c = db->idle;
+            db->idle = c->next_idle;
+            db->in_use++;
+            pthread_mutex_unlock(&db->mu);
+        } else if (db->nopen < db->pool_size) {
+            db->nopen++;
+            db->in_use++;
+            pthread_mutex_unlock(&db->mu);
+            c = conn_new(db);
+        } else {
+            pthread_mutex_unlock(&db->mu);
+            log_error("db", "connection pool exhausted (%d connections) after %d ms", db->pool_size, db->busy_ms);
+            return NULL;
+        }
+        if (!c->dead && PQstatus(c->pg) != CONNECTION_OK) {
+            PQreset(c->pg);
+            if (PQstatus(c->pg) != CONNECTION_OK) {
+                db_set_err(c, "%s", PQerrorMessage(c->pg));
+                c->dead = 1;
+            } else {
+                /* server-side prepared statements are gone after a reset */
+                for (size_t i = 0; i < c->cap; i++)
+                    if (c->slots[i].st) {
+                        dbpg_finalize(c->slots[i].st);
+                        free(c->slots[i].st);
+                        c->slots[i].st = NULL;
+                        c->slots[i].key = NULL;
+                    }
+                c->n = 0;
+            }
+        }
+    }
+    c->depth = 1;
+    pthread_setspecific(db->tls, c);
+    return c;
+}
+
+void db_release(db_conn_t *c)
+{
+    if (!c) return;
+    if (--c->depth > 0) return;
+    db_t *db = c->db;
+    if (c->in_tx) {
+        log_error("db", "connection released inside a transaction; rolling back");
+        db_rollback(c);
+    }
+    if (db->kind == DB_SQLITE) return; /* stays bound to its thread */
+    pthread_setspecific(db->tls, NULL);
+    pthread_mutex_lock(&db->mu);
+    db->in_use--;
+    if (c->dead && PQstatus(c->pg) != CONNECTION_OK) {
+        unlist(db, c);
+        db->nopen--;
+        pthread_mutex_unlock(&db->mu);
+        conn_free(c);
+        pthread_mutex_lock(&db->mu);
+    } else {
+        c->dead = 0;
+        c->next_idle = db->idle;
+        db->idle = c;
+    }
+    pthread_cond_signal(&db->cv);
+    pthread_mutex_unlock(&db->mu);
+}
+
+int db_ping(db_t *db)
+{
+    DB_SQL(q_ping, "SELECT 1");
+    db_conn_t *c = db_acquire(db);
+    if (!c) return -1;
+    if (c->dead) {
+        db_release(c);
+        return -1;
+    }
+    int rc;
+    db_stmt_t *st = db_query(c, &q_ping, &rc, "");
+    if (st) db_reset(st);
+    db_release(c);
+    return rc == DB_ROW ? 0 : -1;
+}
+
+/* ---------- transactions ---------- */
+
+static int simple(db_conn_t *c, const char *sql)
+{
+    if (c->kind == DB_SQLITE) return dbsq_exec_script(c, sql);
+    return dbpg_exec_script(c, sql);
+}
+
+int db_begin(db_conn_t *c)
+{
+    if (c->dead) return DB_ENOCONN;
+    if (c->in_tx) {
+        db_set_err(c, "nested transaction");
+        return DB_ERR;
+    }
+    if (c->kind == DB_SQLITE) {
+        pthread_mutex_lock(&c->db->write_mu);
+        c->holds_write_lock = 1;
+        int rc = simple(c, "BEGIN IMMEDIATE");
+        if (rc < 0) {
+            c->holds_write_lock = 0;
+            pthread_mutex_unlock(&c->db->write_mu);
+            return rc;
+        }
+    } else {
+        int rc = simple(c, "BEGIN");
+        if (rc < 0) return rc;
+    }
+    c->in_tx = 1;
+    return DB_OK;
+}
+
+int db_begin_read(db_conn_t *c)
+{
+    if (c->dead) return DB_ENOCONN;
+    if (c->in_tx) {
+        db_set_err(c, "nested transaction");
+        return DB_ERR;
+    }
+    int rc = simple(c, c->kind == DB_SQLITE ? "BEGIN" : "BEGIN READ ONLY");
+    if (rc < 0) return rc;
+    c->in_tx = 2;
+    return DB_OK;
+}
+
+static void end_tx(db_conn_t *c)
+{
+    c->in_tx = 0;
+    if (c->holds_write_lock) {
+        c->holds_write_lock = 0;
+        pthread_mutex_unlock(&c->db->write_mu);
+    }
+}
+
+int db_commit(db_conn_t *c)
+{
+    if (!c->in_tx) return DB_OK;
+    int rc = simple(c, "COMMIT");
+    if (rc < 0) {
+        /* SQLite keeps the transaction open on a failed COMMIT; PG ends it */
+        if (c->kind == DB_SQLITE) simple(c, "ROLLBACK");
+        end_tx(c);
+        __atomic_fetch_add(&c->db->rollbacks, 1, __ATOMIC_RELAXED);
+        return rc;
+    }
+    end_tx(c);
+    __atomic_fetch_add(&c->db->commits, 1, __ATOMIC_RELAXED);
+    return DB_OK;
+}
+
+int db_rollback(db_conn_t *c)
+{
+    if (!c->in_tx) return DB_OK;
+    /* reset cached statements first so SQLite can roll back cleanly */
+    int rc = simple(c, "ROLLBACK");
+    end_tx(c);
+    __atomic_fetch_add(&c->db->rollbacks, 1, __ATOMIC_RELAXED);
+    return rc;
+}
+
+int db_tx(db_t *db, db_tx_fn fn, void *ctx)
+{
+    db_conn_t *c = db_acquire(db);
+    if (!c) return DB_ENOCONN;
+    int rc = DB_EBUSY;
+    for (int attempt = 0; attempt < 10; attempt++) {
+        if (attempt) {
+            __atomic_fetch_add(&db->retries, 1, __ATOMIC_RELAXED);
+            usleep((useconds_t)(200 * attempt + (rand() % 500)));
+        }
+        rc = db_begin(c);
+        if (rc == DB_EBUSY) continue;
+        if (rc < 0) break;
+        rc = fn(c, ctx);
+        if (rc != 0) {
+            db_rollback(c);
+            if (rc == DB_EBUSY) continue;
+            break;
+        }
+        rc = db_commit(c);
+        if (rc == DB_EBUSY) continue;
+        break;
+    }
+    if (rc < 0 && rc != DB_ECONSTRAINT) {
+        __atomic_fetch_add(&db->errors, 1, __ATOMIC_RELAXED);
+    }
+    db_release(c);
+    return rc;
+}
+
+/* ---------- statements ---------- */
+
+static size_t slot_of(const db_conn_t *c, const db_sql_t *key)
+{
+    uintptr_t h = (uintptr_t)key;
+    h ^= h >> 17;
+    h *= 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h >> 20) & (c->cap - 1);
+}
+
+static void cache_grow(db_conn_t *c)
+{
+    size_t oc = c->cap;
+    cache_slot_t *old = c->slots;
+    c->cap = oc ? oc * 2 : 64;
+    c->slots = xcalloc(c->cap, sizeof *c->slots);
+    c->n = 0;
+    for (size_t i = 0; i < oc; i++)
+        if (old[i].key) {
+            size_t j = slot_of(c, old[i].key);
+            while (c->slots[j].key) j = (j + 1) & (c->cap - 1);
+            c->slots[j] = old[i];
+            c->n++;
+        }
+    free(old);
+}
+
+static db_stmt_t *stmt_new(db_conn_t *c, const db_sql_t *q)
+{
+    db_stmt_t *st = xcalloc(1, sizeof *st);
+    st->c = c;
+    st->key = q;
+    int rc = c->kind == DB_SQLITE ? dbsq_prepare(st) : dbpg_prepare(st);
+    if (rc < 0) {
+        log_error("db", "prepare failed: %s", c->errmsg);
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+
+db_stmt_t *db_prepare(db_conn_t *c, const db_sql_t *q)
+{
+    if (c->dead) {
+        db_set_err(c, "no database connection");
+        return NULL;
+    }
+    if (c->n * 2 >= c->cap) cache_grow(c);
+    size_t j = slot_of(c, q);
+    while (c->slots[j].key && c->slots[j].key != q) j = (j + 1) & (c->cap - 1);
+    if (c->slots[j].key == q) {
+        db_stmt_t *st = c->slots[j].st;
+        if (!st->busy) {
+            st->busy = 1;
+            return st;
+        }
+        /* the cached statement is in use further up the stack */
+        db_stmt_t *tmp = stmt_new(c, q);
+        if (tmp) {
+            tmp->temp = 1;
+            tmp->busy = 1;
+        }
+        return tmp;
+    }
+    db_stmt_t *st = stmt_new(c, q);
+    if (!st) return NULL;
+    c->slots[j].key = q;
+    c->slots[j].st = st;
+    c->n++;
+    st->busy = 1;
+    return st;
+}
+
+void db_bind_int(db_stmt_t *st, int idx, int64_t v)
+{
+    if (st->c->kind == DB_SQLITE) {
+        sqlite3_bind_int64(st->sq, idx, v);
+        return;
+    }
+    if (idx < 1 || idx > st->nparams) return;
+    char tmp[24];
+    snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    free(st->pvals[idx - 1]);
+    st->pvals[idx - 1] = xstrdup(tmp);
+}
+
+void db_bind_textn(db_stmt_t *st, int idx, const char *s, size_t n)
+{
+    if (!s) {
+        db_bind_null(st, idx);
+        return;
+    }
+    if (st->c->kind == DB_SQLITE) {
+        sqlite3_bind_text(st->sq, idx, s, (int)n, SQLITE_TRANSIENT);
+        return;
+    }
+    if (idx < 1 || idx > st->nparams) return;
+    free(st->pvals[idx - 1]);
+    st->pvals[idx - 1] = xstrndup(s, n);
+}
+
+void db_bind_text(db_stmt_t *st, int idx, const char *s)
+{
+    db_bind_textn(st, idx, s, s ? strlen(s) : 0);
+}
+
+void db_bind_null(db_stmt_t *st, int idx)
+{
+    if (st->c->kind == DB_SQLITE) {
+        sqlite3_bind_null(st->sq, idx);
+        return;
+    }
+    if (idx < 1 || idx > st->nparams) return;
+    free(st->pvals[idx - 1]);
+    st->pvals[idx - 1] = NULL;
+}
+
+int db_step(db_stmt_t *st)
+{
+    int rc = st->c->kind == DB_SQLITE ? dbsq_step(st) : dbpg_step(st);
+    if (rc < 0 && rc != DB_EBUSY && rc != DB_ECONSTRAINT)
+        log_error("db", "statement failed: %s", st->c->errmsg);
+    return rc;
+}
+
+int db_col_count(db_stmt_t *st)
+{
+    if (st->c->kind == DB_SQLITE) return sqlite3_column_count(st->sq);
+    return st->res ? PQnfields(st->res) : 0;
+}
+
+bool db_col_is_null(db_stmt_t *st, int col)
+{
+    if (st->c->kind == DB_SQLITE) return sqlite3_column_type(st->sq, col) == SQLITE_NULL;
+    return !st->res || st->row < 0 || st->row >= st->nrows || PQgetisnull(st->res, st->row, col);
+}
+
+int64_t db_col_int(db_stmt_t *st, int col)
+{
+    if (st->c->kind == DB_SQLITE) return sqlite3_column_int64(st->sq, col);
+    if (db_col_is_null(st, col)) return 0;
+    const char *v = PQgetvalue(st->res, st->row, col);
+    if (v[0] == 't' && v[1] == '\0') return 1; /* boolean expressions */
+    if (v[0] == 'f' && v[1] == '\0') return 0;
+    return strtoll(v, NULL, 10);
+}
+
+const char *db_col_text(db_stmt_t *st, int col)
+{
+    if (st->c->kind == DB_SQLITE) return (const char *)sqlite3_column_text(st->sq, col);
+    if (db_col_is_null(st, col)) return NULL;
+    return PQgetvalue(st->res, st->row, col);
+}
+
+size_t db_col_len(db_stmt_t *st, int col)
+{
+    if (st->c->kind == DB_SQLITE) {
+        sqlite3_column_text(st->sq, col);
+        return (size_t)sqlite3_column_bytes(st->sq, col);
+    }
+    if (db_col_is_null(st, col)) return 0;
+    return (size_t)PQgetlength(st->res, st->row, col);
+}
+
+int64_t db_changes(db_stmt_t *st) { return st->changes; }
+
+void db_reset(db_stmt_t *st)
+{
+    if (!st) return;
+    if (st->c->kind == DB_SQLITE) dbsq_reset(st);
+    else dbpg_reset(st);
+    st->busy = 0;
+    if (st->temp) {
+        if (st->c->kind == DB_SQLITE) dbsq_finalize(st);
+        else dbpg_finalize(st);
+        free(st);
+    }
+}
+
+static int bind_va(db_stmt_t *st, const char *fmt, va_list ap)
+{
+    int idx = 1;
+    for (const char *f = fmt; *f; f++, idx++) {
+        switch (*f) {
+        case 'i': db_bind_int(st, idx, va_arg(ap, int)); break;
+        case 'L': db_bind_int(st, idx, va_arg(ap, int64_t)); break;
+        case 's': db_bind_text(st, idx, va_arg(ap, const char *)); break;
+        case 'N': db_bind_null(st, idx); break;
+        default:
+            db_set_err(st->c, "bad bind format '%c'", *f);
+            return DB_ERR;
+        }
+    }
+    return DB_OK;
+}
+
+int64_t db_exec(db_conn_t *c, const db_sql_t *q, const char *fmt, ...)
+{
+    db_stmt_t *st = db_prepare(c, q);
+    if (!st) return DB_ERR;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = bind_va(st, fmt, ap);
+    va_end(ap);
+    if (rc == DB_OK) {
+        do {
+            rc = db_step(st);
+        } while (rc == DB_ROW);
+    }
+    int64_t changes = st->changes;
+    db_reset(st);
+    return rc < 0 ? rc : changes;
+}
+
+db_stmt_t *db_query(db_conn_t *c, const db_sql_t *q, int *rcp, const char *fmt, ...)
+{
+    db_stmt_t *st = db_prepare(c, q);
+    if (!st) {
+        *rcp = DB_ERR;
+        return NULL;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = bind_va(st, fmt, ap);
+    va_end(ap);
+    if (rc == DB_OK) rc = db_step(st);
+    *rcp = rc;
+    if (rc < 0) {
+        db_reset(st);
+        return NULL;
+    }
+    return st;
+}
+
+int db_exec_script(db_conn_t *c, const char *sql)
+{
+    return c->kind == DB_SQLITE ? dbsq_exec_script(c, sql) : dbpg_exec_script(c, sql);
+}
+
+static void render_db_metrics(buf_t *out, void *ctx)
+{
+    db_t *db = ctx;
+    metrics_family(out, "mercato_db_transactions_total", "counter", "Database transactions by outcome.");
+    buf_printf(out, "mercato_db_transactions_total{outcome=\"commit\"} %llu\n",
+               (unsigned long long)metrics_get(&db->commits));
+    buf_printf(out, "mercato_db_transactions_total{outcome=\"rollback\"} %llu\n",
+               (unsigned long long)metrics_get(&db->rollbacks));
+    metrics_family(out, "mercato_db_transaction_retries_total", "counter",
+                   "Transactions retried after a busy or serialization error.");
+    buf_printf(out, "mercato_db_transaction_retries_total %llu\n", (unsigned long long)metrics_get(&db->retries));
+    metrics_family(out, "mercato_db_connections", "gauge", "Open database connections.");
+    pthread_mutex_lock(&db->mu);
+    size_t n = db->nall;
+    int in_use = db->in_use;
+    pthread_mutex_unlock(&db->mu);
+    buf_printf(out, "mercato_db_connections{backend=\"%s\"} %zu\n", db_kind_name(db), n);
+    if (db->kind == DB_POSTGRES) {
+        metrics_family(out, "mercato_db_pool_in_use", "gauge", "PostgreSQL connections checked out.");
+        buf_printf(out, "mercato_db_pool_in_use %d\n", in_use);
+        metrics_family(out, "mercato_db_pool_waits_total", "counter", "Times a caller waited for a pooled connection.");
+        buf_printf(out, "mercato_db_pool_waits_total %llu\n", (unsigned long long)metrics_get(&db->pool_waits));
+    }
+}
+
+void db_register_metrics(db_t *db) { metrics_register(render_db_metrics, db); }

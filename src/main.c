@@ -1,0 +1,222 @@
+/*
+ * main.c — the mercato binary: subcommands, start-up and shutdown.
+ *
+ *   mercato serve     HTTP API (+ job workers unless --workers 0)
+ *   mercato migrate   apply pending migrations and exit
+ *   mercato seed      load demo data
+ *   mercato version   print the version
+ *   mercato help      usage and every option
+ *
+ * Signals: SIGTERM/SIGINT are blocked in every thread and taken by the main
+ * thread with sigwait(), which then drains the server (stop accepting,
+ * finish in-flight requests within --shutdown-timeout) and exits 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "app/app.h"
+#include "app/config.h"
+#include "db/migrate.h"
+#include "util/log.h"
+#include "util/metrics.h"
+
+#ifndef MERCATO_COMMIT
+#define MERCATO_COMMIT "unknown"
+#endif
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "mercato %s — a commerce backend in one binary\n\n"
+            "Usage: mercato <command> [options]\n\n"
+            "Commands:\n"
+            "  serve              run the HTTP API (and job workers)\n"
+            "  migrate            apply pending database migrations\n"
+            "  seed               load demo data into the database\n"
+            "  version            print the version\n"
+            "  help               this text\n\n",
+            MERCATO_VERSION);
+    config_print_help(out);
+}
+
+static int reject_extra(int nrest, char **rest, int from)
+{
+    for (int i = from; i < nrest; i++) {
+        fprintf(stderr, "mercato: unknown option or argument '%s' (see mercato help)\n", rest[i]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Creates the directory holding a sqlite:PATH database, and the data dir. */
+static void ensure_dirs(const config_t *cfg)
+{
+    mkdir(cfg->data_dir, 0750);
+    if (strncmp(cfg->database_url, "sqlite:", 7) == 0) {
+        const char *p = cfg->database_url + 7;
+        const char *slash = strrchr(p, '/');
+        if (slash && slash != p) {
+            char dir[1024];
+            snprintf(dir, sizeof dir, "%.*s", (int)(slash - p), p);
+            mkdir(dir, 0750);
+        }
+    }
+}
+
+static int open_db(const config_t *cfg, db_t **out, int migrate)
+{
+    char err[512];
+    ensure_dirs(cfg);
+    db_opts_t o = { .pool_size = (int)cfg->db_pool, .busy_timeout_ms = 5000 };
+    if (db_open(out, cfg->database_url, &o, err, sizeof err) < 0) {
+        log_error("db", "%s", err);
+        return -1;
+    }
+    if (migrate) {
+        int applied;
+        if (db_migrate(*out, &applied, err, sizeof err) < 0) {
+            log_error("migrate", "%s", err);
+            db_close(*out);
+            *out = NULL;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int cmd_serve(config_t *cfg, int nrest, char **rest)
+{
+    if (reject_extra(nrest, rest, 1) < 0) return 2;
+    config_log(cfg);
+    app_t app = { .cfg = cfg, .version = MERCATO_VERSION };
+    if (open_db(cfg, &app.db, 1) < 0) return 1;
+    db_register_metrics(app.db);
+    app.router = router_new();
+    app_routes(app.router);
+    http_server_opts_t ho = {
+        .host = cfg->host,
+        .port = (int)cfg->port,
+        .threads = (int)cfg->http_threads,
+        .body_max = (size_t)cfg->body_max,
+        .header_max = (size_t)cfg->header_max,
+        .conn_limit = (unsigned)cfg->conn_limit,
+        .idle_timeout_s = (unsigned)cfg->idle_timeout,
+        .cors_origins = cfg->cors_origins,
+        .access_log = cfg->access_log,
+    };
+    app.http = http_server_new(&ho, app.router, &app);
+    if (http_server_start(app.http) < 0) {
+        http_server_free(app.http);
+        router_free(app.router);
+        db_close(app.db);
+        return 1;
+    }
+    log_info("serve", "listening on http://%s:%d (database %s, %d routes)", cfg->host,
+             http_server_port(app.http), db_kind_name(app.db), (int)router_count(app.router));
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    sigwait(&set, &sig);
+    log_info("serve", "received %s; draining (deadline %llds)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+             cfg->shutdown_timeout);
+    int left = http_server_shutdown(app.http, (int)cfg->shutdown_timeout * 1000);
+    if (left) log_warn("serve", "%d requests were still in flight at the deadline", left);
+    http_server_free(app.http);
+    router_free(app.router);
+    db_close(app.db);
+    log_info("serve", "stopped");
+    return 0;
+}
+
+static int cmd_migrate(config_t *cfg, int nrest, char **rest)
+{
+    int status_only = nrest > 1 && strcmp(rest[1], "status") == 0;
+    if (reject_extra(nrest, rest, status_only ? 2 : 1) < 0) return 2;
+    db_t *db;
+    if (open_db(cfg, &db, 0) < 0) return 1;
+    int dbv = 0, binv = 0;
+    if (status_only) {
+        if (db_schema_version(db, &dbv, &binv) < 0) {
+            db_close(db);
+            return 1;
+        }
+        printf("database version %d, binary version %d%s\n", dbv, binv,
+               dbv < binv ? " (migrations pending)" : dbv > binv ? " (database is newer!)" : " (up to date)");
+        db_close(db);
+        return dbv > binv ? 1 : 0;
+    }
+    char err[512];
+    int applied;
+    if (db_migrate(db, &applied, err, sizeof err) < 0) {
+        log_error("migrate", "%s", err);
+        db_close(db);
+        return 1;
+    }
+    db_schema_version(db, &dbv, &binv);
+    printf("applied %d migration(s); database version %d\n", applied, dbv);
+    db_close(db);
+    return 0;
+}
+
+static int cmd_seed(config_t *cfg, int nrest, char **rest)
+{
+    if (reject_extra(nrest, rest, 1) < 0) return 2;
+    db_t *db;
+    if (open_db(cfg, &db, 1) < 0) return 1;
+    printf("database migrated; no demo data sets are defined in this build\n");
+    db_close(db);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    /* block the shutdown signals before any thread starts; main takes them */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (sodium_init() < 0) {
+        fprintf(stderr, "mercato: libsodium failed to initialise\n");
+        return 1;
+    }
+    metrics_set_build(MERCATO_VERSION, MERCATO_COMMIT);
+
+    const char *cmd = argc > 1 ? argv[1] : "help";
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("mercato %s (%s)\n", MERCATO_VERSION, MERCATO_COMMIT);
+        return 0;
+    }
+    config_t cfg;
+    char **rest = NULL;
+    int nrest = 0;
+    if (config_load(&cfg, argc - 1, argv + 1, &rest, &nrest) < 0) {
+        config_free(&cfg);
+        return 2;
+    }
+    int rc;
+    if (!strcmp(cmd, "serve")) rc = cmd_serve(&cfg, nrest, rest);
+    else if (!strcmp(cmd, "migrate")) rc = cmd_migrate(&cfg, nrest, rest);
+    else if (!strcmp(cmd, "seed")) rc = cmd_seed(&cfg, nrest, rest);
+    else {
+        fprintf(stderr, "mercato: unknown command '%s' (see mercato help)\n", cmd);
+        rc = 2;
+    }
+    free(rest);
+    config_free(&cfg);
+    return rc;
+}

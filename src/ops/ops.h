@@ -1,0 +1,12 @@
+/*
+ * ops.h — operations endpoints: health, readiness, metrics, API document,
+ * docs page and the JSON echo used by benchmarks.
+ */
+#ifndef MERCATO_OPS_OPS_H
+#define MERCATO_OPS_OPS_H
+
+#include "http/router.h"
+
+void ops_routes(router_t *r);
+
+#endif

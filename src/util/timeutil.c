@@ -1,0 +1,127 @@
+/*
+ * timeutil.c — clocks and RFC 3339 formatting/parsing (see timeutil.h).
+ */
+#include "util/timeutil.h"
+
+#include <stdio.h>
+#include <time.h>
+
+int64_t time_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t time_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t time_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian), Howard Hinnant's algorithm. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+char *time_fmt_rfc3339(char out[32], int64_t ms)
+{
+    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    int msec = (int)(ms - secs * 1000);
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    /* years outside 0..9999 cannot be written in RFC 3339; clamp */
+    int year = tm.tm_year + 1900;
+    if (year < 0) year = 0;
+    if (year > 9999) year = 9999;
+    snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)year % 10000u,
+             (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
+             (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, (unsigned)msec % 1000u);
+    return out;
+}
+
+static int digits(const char *s, size_t len, size_t *i, int n, int *out)
+{
+    int v = 0;
+    for (int k = 0; k < n; k++) {
+        if (*i >= len || s[*i] < '0' || s[*i] > '9') return -1;
+        v = v * 10 + (s[*i] - '0');
+        (*i)++;
+    }
+    *out = v;
+    return 0;
+}
+
+static int expect(const char *s, size_t len, size_t *i, const char *set)
+{
+    if (*i >= len) return -1;
+    for (const char *c = set; *c; c++)
+        if (s[*i] == *c) {
+            (*i)++;
+            return 0;
+        }
+    return -1;
+}
+
+int time_parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
+{
+    size_t i = 0;
+    int y, mo, d, h, mi, se, ms = 0;
+    if (digits(s, len, &i, 4, &y) || expect(s, len, &i, "-") || digits(s, len, &i, 2, &mo) ||
+        expect(s, len, &i, "-") || digits(s, len, &i, 2, &d) || expect(s, len, &i, "Tt ") ||
+        digits(s, len, &i, 2, &h) || expect(s, len, &i, ":") || digits(s, len, &i, 2, &mi) ||
+        expect(s, len, &i, ":") || digits(s, len, &i, 2, &se))
+        return -1;
+    static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60) return -1;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo == 2 && d == 29 && !leap) return -1;
+    if (i < len && s[i] == '.') {
+        i++;
+        int nd = 0;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            if (nd < 3) ms = ms * 10 + (s[i] - '0');
+            nd++;
+            i++;
+        }
+        if (nd == 0) return -1;
+        while (nd < 3) {
+            ms *= 10;
+            nd++;
+        }
+    }
+    int off = 0;
+    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+        i++;
+    } else if (i < len && (s[i] == '+' || s[i] == '-')) {
+        int sign = s[i] == '-' ? -1 : 1, oh, om;
+        i++;
+        if (digits(s, len, &i, 2, &oh) || expect(s, len, &i, ":") || digits(s, len, &i, 2, &om))
+            return -1;
+        if (oh > 23 || om > 59) return -1;
+        off = sign * (oh * 60 + om);
+    } else {
+        return -1;
+    }
+    if (i != len) return -1;
+    if (se == 60) se = 59; /* leap second: clamp */
+    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - (int64_t)off * 60;
+    *out_ms = secs * 1000 + ms;
+    return 0;
+}
