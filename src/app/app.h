@@ -12,17 +12,21 @@
 #include "db/db.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "jobs/runtime.h"
 
 typedef struct app {
     config_t *cfg;
     db_t *db;
     router_t *router;
     http_server_t *http;
+    jobs_t *jobs;       /* NULL in processes without a job runtime */
     const char *version;
 } app_t;
 
 /* Registers every route of every module on r. */
 void app_routes(router_t *r);
+/* Registers every module's job handlers, schedules and event consumers. */
+void app_jobs(jobs_t *rt, app_t *app);
 
 #define MERCATO_VERSION "0.1.0"
 

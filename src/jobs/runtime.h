@@ -1,0 +1,72 @@
+/*
+ * runtime.h — the job runtime: worker threads, the scheduler and event
+ * consumers, running inside `mercato serve` or alone as `mercato worker`.
+ *
+ * Modules register handlers per queue, cron schedules and event consumers
+ * at start-up (app_jobs() in src/app/jobs.c), then the runtime starts N
+ * worker threads.  jobs_stop() drains: no new claims, running jobs finish
+ * within the deadline, and leases of jobs that could not finish are
+ * released so another worker can take them at once.
+ */
+#ifndef MERCATO_JOBS_RUNTIME_H
+#define MERCATO_JOBS_RUNTIME_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "db/db.h"
+#include "jobs/events.h"
+#include "jobs/jobq.h"
+
+typedef struct jobs jobs_t;
+
+/* Handler result: 0 success; JOB_RETRY (or any other negative) fails this
+ * attempt (retried with backoff until max_attempts); JOB_DEAD fails for
+ * good.  Set a message with jobs_fail() before returning. */
+#define JOB_OK 0
+#define JOB_RETRY (-1)
+#define JOB_DEAD (-2)
+
+typedef struct job_run job_run_t; /* per-attempt context */
+typedef int (*job_handler_fn)(job_run_t *run, const job_t *job, void *ctx);
+
+/* Records why this attempt failed (copied; stored in last_error/errors). */
+void jobs_fail(job_run_t *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The database, for handlers. */
+db_t *jobs_run_db(job_run_t *run);
+/* Extends the lease of a long-running job (called automatically too). */
+void jobs_heartbeat(job_run_t *run);
+/* Asks a job to be retried later without counting as a failure, e.g. when
+ * a remote asked us to wait (Retry-After).  Returns JOB_RETRY for chaining. */
+int jobs_retry_after(job_run_t *run, int64_t delay_ms);
+
+typedef struct jobs_opts {
+    int workers;            /* worker threads (>= 0) */
+    int batch;              /* jobs claimed per round trip (default 32) */
+    int64_t lease_ms;       /* lease length (default 30000) */
+    int64_t poll_ms;        /* idle poll interval (default 200) */
+    const char *worker_id;  /* locked_by prefix; default host:pid */
+    int64_t retention_ms;   /* purge completed jobs / consumed events older than this (default 7 days) */
+} jobs_opts_t;
+
+jobs_t *jobs_new(db_t *db, const jobs_opts_t *opts);
+void jobs_free(jobs_t *rt);
+
+/* Registration (before jobs_start).  ctx is passed back to the handler. */
+void jobs_register(jobs_t *rt, const char *queue, job_handler_fn fn, void *ctx);
+/* A recurring job: 5-field cron expression in UTC.  -1 for a bad expression. */
+int jobs_schedule(jobs_t *rt, const char *name, const char *cron, const char *queue, json_t *payload);
+/* An event-log consumer, called in order for every event at least once. */
+typedef int (*event_consumer_fn)(db_t *db, const event_t *ev, void *ctx);
+void jobs_consume_events(jobs_t *rt, const char *name, event_consumer_fn fn, void *ctx);
+
+int jobs_start(jobs_t *rt);
+/* Drains and joins the threads (see the file comment). */
+void jobs_stop(jobs_t *rt, int deadline_ms);
+/* Wakes idle workers now (e.g. right after an enqueue committed). */
+void jobs_notify(jobs_t *rt);
+
+/* Registers /metrics families (queue depth, outcomes, durations). */
+void jobs_register_metrics(jobs_t *rt);
+
+#endif
