@@ -18,4 +18,36 @@
 #define AUTH_JSON     0x40 /* reserved: body is JSON (documentational) */
 #define AUTH_MASK     0xff
 
+#include <stdint.h>
+
+#define ROLE_LIST(X)      \
+    X(CUSTOMER, "customer") \
+    X(SELLER, "seller")     \
+    X(ADMIN, "admin")
+
+typedef enum {
+    ROLE_NONE = 0,
+#define X(name, str) ROLE_##name,
+    ROLE_LIST(X)
+#undef X
+} role_t;
+
+typedef enum {
+    PRINCIPAL_USER = 1,   /* a signed-in account (JWT access token) */
+    PRINCIPAL_CLIENT,     /* an OAuth2 machine client (client_credentials token) */
+    PRINCIPAL_OPERATOR,   /* the static admin token from configuration */
+} principal_kind_t;
+
+/* Who is calling.  Set on the request by the access hook (http_principal()
+ * returns it, or NULL for an anonymous caller); lives in the request arena. */
+typedef struct principal {
+    principal_kind_t kind;
+    char sub[48];        /* usr_... or cli_... ("operator" for the admin token) */
+    role_t role;         /* for users; ROLE_ADMIN for the operator token */
+    char scope[512];     /* space-separated scopes (machine clients) */
+    char jti[48];        /* token id (for logout / revocation) */
+    int64_t exp;         /* token expiry, epoch seconds */
+    int64_t rate_limit;  /* requests per minute from the token's claims (clients), 0 = default */
+} principal_t;
+
 #endif
