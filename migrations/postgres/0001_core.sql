@@ -15,6 +15,8 @@ CREATE INDEX events_created ON events (created_at);
 CREATE TABLE event_consumers (
     name        TEXT      PRIMARY KEY,
     last_id     BIGINT    NOT NULL DEFAULT 0,
+    locked_by   TEXT,
+    locked_until BIGINT,
     updated_at  BIGINT    NOT NULL
 );
 
