@@ -298,6 +298,8 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
     app_jobs(app.jobs, &app);
     jobs_register_metrics(app.jobs);
     app.http = http_server_new(&ho, app.router, &app);
+    http_server_set_pre_hook(app.http, app_pre_hook);
+    http_server_set_post_hook(app.http, app_post_hook);
     if (jobs_start(app.jobs) < 0 || http_server_start(app.http) < 0) {
         jobs_stop(app.jobs, 0);
         jobs_free(app.jobs);

@@ -27,6 +27,9 @@ typedef struct app {
 void app_routes(router_t *r);
 /* Registers every module's job handlers, schedules and event consumers. */
 void app_jobs(jobs_t *rt, app_t *app);
+/* The steps around every handler (hooks.c). */
+int app_pre_hook(http_req_t *req, int route_flags);
+void app_post_hook(http_req_t *req, int route_flags);
 
 #define MERCATO_VERSION "0.1.0"
 

@@ -4,9 +4,10 @@
  * routes.c).  The runtime itself adds the built-in system.purge job.
  */
 #include "app/app.h"
+#include "app/idempotency.h"
 
 void app_jobs(jobs_t *rt, app_t *app)
 {
-    (void)rt;
     (void)app;
+    idem_jobs(rt);
 }

@@ -72,6 +72,10 @@ void *http_app(const http_req_t *req); /* the application context given to the s
 /* Per-request slot for the authentication layer (principal). */
 void http_set_principal(http_req_t *req, void *principal);
 void *http_principal(const http_req_t *req);
+/* A few more per-request slots for cross-cutting layers (0: idempotency). */
+#define HTTP_SLOTS 4
+void http_set_slot(http_req_t *req, int slot, void *p);
+void *http_slot(const http_req_t *req, int slot);
 
 /* Parses the body as a JSON object.  On success stores a new reference in
  * *out (released when the request ends) and returns 0.  Otherwise it has
@@ -100,6 +104,9 @@ void http_respond_problem_ext(http_req_t *req, int status, const char *type_slug
                               const char *title, const char *detail, json_t *extra);
 bool http_responded(const http_req_t *req);
 int http_status(const http_req_t *req);
+/* The response body and content type as sent (borrowed until the request
+ * ends); NULL for streams and empty bodies. */
+const char *http_response_body(const http_req_t *req, size_t *len, const char **content_type);
 
 /* Conditional GET: sets ETag (a strong tag computed from body bytes) and
  * answers 304 when If-None-Match matches; otherwise 200 with the JSON bytes. */

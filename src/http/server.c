@@ -106,6 +106,9 @@ struct http_req {
     int responded;
     http_stream_t *stream;
     void *principal;
+    void *slots[HTTP_SLOTS];
+    const char *resp_body; /* borrowed from the MHD response */
+    const char *resp_ctype;
     json_t *json_body;
     const char *origin; /* allowed CORS origin to echo, or NULL */
     int counted;
@@ -121,6 +124,7 @@ struct http_server {
     router_t *router;
     void *app;
     http_pre_hook_fn pre_hook;
+    http_post_hook_fn post_hook;
     struct MHD_Daemon *daemon;
     int port;
     route_stats_t *stats; /* router_count + 1 (unmatched) */
@@ -171,6 +175,18 @@ const char *http_traceparent(const http_req_t *req) { return req->traceparent; }
 const char *http_client_ip(const http_req_t *req) { return req->client_ip ? req->client_ip : "unknown"; }
 void http_set_principal(http_req_t *req, void *p) { req->principal = p; }
 void *http_principal(const http_req_t *req) { return req->principal; }
+void http_set_slot(http_req_t *req, int slot, void *p)
+{
+    if (slot >= 0 && slot < HTTP_SLOTS) req->slots[slot] = p;
+}
+void *http_slot(const http_req_t *req, int slot) { return slot >= 0 && slot < HTTP_SLOTS ? req->slots[slot] : NULL; }
+
+const char *http_response_body(const http_req_t *req, size_t *len, const char **content_type)
+{
+    if (len) *len = req->resp_body ? req->resp_bytes : 0;
+    if (content_type) *content_type = req->resp_ctype;
+    return req->resp_body;
+}
 str_t http_body(const http_req_t *req) { return (str_t){ req->body.ptr ? req->body.ptr : "", req->body.len }; }
 bool http_responded(const http_req_t *req) { return req->responded; }
 int http_status(const http_req_t *req) { return req->status; }
@@ -238,7 +254,12 @@ static void respond_owned(http_req_t *req, int status, const char *ctype, char *
     struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, data, free);
     if (!r) abort();
     if (ctype) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    int first = !req->responded;
     set_response(req, status, r, len);
+    if (first) {
+        req->resp_body = data;
+        req->resp_ctype = ctype ? arena_strdup(req->arena, ctype) : NULL;
+    }
 }
 
 void http_respond_bytes(http_req_t *req, int status, const char *ctype, const void *data, size_t len)
@@ -800,6 +821,7 @@ static enum MHD_Result access_inner(void *cls, struct MHD_Connection *conn, cons
     }
     if (req->srv->pre_hook && req->srv->pre_hook(req, req->match.route->flags)) return queue(req);
     req->match.route->handler(req);
+    if (req->srv->post_hook && req->responded) req->srv->post_hook(req, req->match.route->flags);
     return queue(req);
 }
 
@@ -938,6 +960,7 @@ http_server_t *http_server_new(const http_server_opts_t *opts, router_t *router,
 }
 
 void http_server_set_pre_hook(http_server_t *s, http_pre_hook_fn fn) { s->pre_hook = fn; }
+void http_server_set_post_hook(http_server_t *s, http_post_hook_fn fn) { s->post_hook = fn; }
 
 int http_server_start(http_server_t *s)
 {

@@ -19,6 +19,8 @@
 /* Route flags understood by the server itself (the low byte is reserved for
  * the pre-handler hook, e.g. required roles). */
 #define HTTP_ROUTE_NO_LOG 0x100     /* skip the access log line (health probes) */
+#define HTTP_ROUTE_IDEMPOTENT 0x200 /* honours Idempotency-Key (see app/idempotency.h) */
+#define HTTP_ROUTE_IDEM_REQUIRED 0x400 /* ... and requires it (400 without) */
 
 typedef struct http_server_opts {
     const char *host;          /* listen address, e.g. "127.0.0.1" */
@@ -41,6 +43,11 @@ typedef int (*http_pre_hook_fn)(http_req_t *req, int route_flags);
 /* Creates the server; router and app are borrowed for its lifetime. */
 http_server_t *http_server_new(const http_server_opts_t *opts, router_t *router, void *app);
 void http_server_set_pre_hook(http_server_t *s, http_pre_hook_fn fn);
+/* Called after the handler has responded, before the response is sent
+ * (e.g. to store it for idempotent replay).  Not called when the pre-hook
+ * answered. */
+typedef void (*http_post_hook_fn)(http_req_t *req, int route_flags);
+void http_server_set_post_hook(http_server_t *s, http_post_hook_fn fn);
 /* Starts listening; 0 ok, -1 with a log line on failure (port in use ...). */
 int http_server_start(http_server_t *s);
 int http_server_port(const http_server_t *s);

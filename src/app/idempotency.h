@@ -1,0 +1,45 @@
+/*
+ * idempotency.h — Idempotency-Key for unsafe POSTs that create something.
+ *
+ * Behaviour (IETF httpapi idempotency-key draft, as Stripe does it): the
+ * first request with a key runs and its response (status, content type,
+ * body bytes) is stored; a retry with the same key and the same request
+ * (method, path, body) gets that response again byte for byte with
+ * "Idempotent-Replayed: true"; the same key with a different request is
+ * 422; the same key while the first request is still running is 409 with
+ * Retry-After.  Keys are scoped per caller (user, machine client, or for
+ * anonymous callers the cart token or client address) and kept at least
+ * 24 hours (purged after 48 by a recurring job).  5xx answers are not
+ * stored, so a retry runs again.
+ *
+ * Exactly-once: a claim row is committed before the handler runs.  Handlers
+ * whose effect must not be repeated (orders, payments) store their response
+ * inside their own transaction with idem_save(), so "order created" and
+ * "key answered" commit together.  A claim whose request crashed before
+ * committing expires after IDEM_LEASE_MS and the next retry runs it.
+ * Other handlers are stored by the post-hook after they respond.
+ */
+#ifndef MERCATO_APP_IDEMPOTENCY_H
+#define MERCATO_APP_IDEMPOTENCY_H
+
+#include "db/db.h"
+#include "http/http.h"
+#include "jobs/runtime.h"
+
+#define IDEM_LEASE_MS 60000
+#define IDEM_KEY_MAX 255
+
+/* Pre-handler step for routes flagged HTTP_ROUTE_IDEMPOTENT.  Returns 0 to
+ * run the handler, 1 when it has answered (replay, 409, 422, 400). */
+int idem_pre(http_req_t *req, int route_flags);
+/* Post-handler step: stores the response unless the handler did. */
+void idem_post(http_req_t *req, int route_flags);
+/* Stores the response for this request's key with the caller's connection
+ * (call inside the handler's transaction, then send exactly these bytes).
+ * No-op (0) when the request carries no key.  <0 on database error. */
+int idem_save(db_conn_t *c, http_req_t *req, int status, const char *content_type, const char *body);
+
+/* Registers the purge job (recurring). */
+void idem_jobs(jobs_t *rt);
+
+#endif
