@@ -197,6 +197,15 @@ static void test_mask_url(void **state)
     assert_string_equal(out, "smtp://user:***@mail:25");
     config_mask_url("postgres://db.example:5432/shop", out, sizeof out);
     assert_string_equal(out, "postgres://db.example:5432/shop");
+    config_mask_url("postgres://h/db?sslmode=require&password=qwerty&x=1", out, sizeof out);
+    assert_string_equal(out, "postgres://h/db?sslmode=require&password=***&x=1");
+    config_mask_url("postgres://u:pw@h/db?PASSWORD=qwerty", out, sizeof out);
+    assert_string_equal(out, "postgres://u:***@h/db?PASSWORD=***");
+    config_mask_url("postgres://h/db?password=", out, sizeof out);
+    assert_string_equal(out, "postgres://h/db?password=");
+    /* an '@' in the path is not userinfo */
+    config_mask_url("smtp://relay:25/x:y@z", out, sizeof out);
+    assert_string_equal(out, "smtp://relay:25/x:y@z");
     config_mask_url("postgres://u:p@h/db", out, 8); /* truncation stays terminated */
     assert_int_equal(strlen(out), 7);
 }
@@ -241,6 +250,14 @@ static void test_log_masks_secrets(void **state)
     assert_non_null(strstr(line, "\"msg\":\"configuration\""));
     assert_non_null(strstr(line, "\"port\":8080"));
     assert_non_null(strstr(line, "\"access_log\":true"));
+    free(line);
+    free(rest);
+    config_free(&c);
+    /* a database URL without credentials stays readable */
+    unsetenv("DATABASE_URL");
+    assert_int_equal(load(&c, &rest, &nrest, "serve", "--database-url", "sqlite:/srv/shop.db", NULL), 0);
+    line = capture_log(&c);
+    assert_non_null(strstr(line, "\"database_url\":\"sqlite:/srv/shop.db\""));
     free(line);
     free(rest);
     config_free(&c);
