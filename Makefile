@@ -130,7 +130,7 @@ fuzz-build:
 
 bench: deps
 	@$(MAKE) --no-print-directory MODE=release all
-	bench/run.sh
+	bench/http.sh
 
 clean:
 	rm -rf build

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { startServer, freshDatabase, req, BIN } from './lib/server.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -163,6 +164,15 @@ test('help lists every option with its environment variable', () => {
   assert.equal(r.status, 0);
   for (const v of ['MERCATO_PORT', 'DATABASE_URL', 'MERCATO_ADMIN_TOKEN', 'MERCATO_SHUTDOWN_TIMEOUT', 'MERCATO_CORS_ORIGINS']) assert.match(r.stdout, new RegExp(v));
   assert.doesNotMatch(r.stdout, /^\s*routes\b/m, 'routes is a hidden subcommand');
+});
+
+test('the README configuration table matches mercato help', () => {
+  const help = run(['help']).stdout;
+  const fromHelp = [...help.matchAll(/^  --(\S+)\s+(\S+)\s+.*\[(.*)\]$/gm)].map((m) => [m[1], m[2], m[3] === '""' ? '' : m[3]]);
+  assert.ok(fromHelp.length >= 20, help);
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const fromReadme = [...readme.matchAll(/^\| `--([^`]+)` \| `([^`]+)` \| `([^`]*)` \|/gm)].map((m) => [m[1], m[2], m[3] === '""' ? '' : m[3]]);
+  assert.deepEqual(fromReadme, fromHelp);
 });
 
 const SECRETS = { db: 'pg-pass-5ecr3t', admin: 'adm_T0ken_never_logged', smtp: 'smtp-pass-5ecr3t' };
