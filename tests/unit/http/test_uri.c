@@ -149,7 +149,7 @@ static void test_query_param_limit(void **state)
     arena_t *a = arena_new();
     char raw[2048] = "/x?";
     for (int i = 0; i < URI_MAX_QUERY_PARAMS; i++) {
-        char p[16];
+        char p[32];
         snprintf(p, sizeof p, "p%d=%d&", i, i);
         strcat(raw, p);
     }
