@@ -13,6 +13,7 @@
 #   mhd_hello   the same GET against bench/mhd_hello (same threading mode)
 # and prints mercato's idle RSS.  Figures only: a benchmark never fails a
 # test.  On a shared machine the numbers are noisy; run it twice.
+# Environment: DURATION, WARMUP, CONNS, SERVER_CPU, WRK_CPU, MERCATO_BIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -23,7 +24,11 @@ SERVER_CPU=${SERVER_CPU:-0}
 WRK_CPU=${WRK_CPU:-1}
 
 command -v wrk >/dev/null || { echo "wrk is not installed (scripts/deps.sh installs it)"; exit 1; }
-make --no-print-directory MODE=release "$BUILD/mercato" >/dev/null
+# MERCATO_BIN=path compares another build (e.g. a copy of an older binary)
+if [ -z "${MERCATO_BIN:-}" ]; then
+    make --no-print-directory MODE=release "$BUILD/mercato" >/dev/null
+fi
+MERCATO_BIN=${MERCATO_BIN:-$BUILD/mercato}
 mkdir -p "$BUILD/bench"
 if [ bench/mhd_hello.c -nt "$BUILD/bench/mhd_hello" ]; then
     gcc -std=gnu11 -O2 -Wall -Wextra -Werror -pthread -o "$BUILD/bench/mhd_hello" bench/mhd_hello.c \
@@ -48,7 +53,7 @@ wait_up() { # url
 start_mercato() { # port access_log
     rm -f "$TMP/db.sqlite"
     DATABASE_URL="sqlite:$TMP/db.sqlite" MERCATO_DATA_DIR="$TMP" \
-        taskset -c "$SERVER_CPU" "$BUILD/mercato" serve --port "$1" --http-threads 1 --access-log "$2" \
+        taskset -c "$SERVER_CPU" "$MERCATO_BIN" serve --port "$1" --http-threads 1 --access-log "$2" \
         --workers 0 2> "$TMP/server.log" &
     PID=$!
     wait_up "http://127.0.0.1:$1/healthz"

@@ -33,10 +33,18 @@ for n in "${NAMES[@]}"; do
     fi
     grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)' "build/fuzz/$n.log"
     grep -E '#[0-9]+ *DONE' "build/fuzz/$n.log" | tail -1
-    min=build/fuzz/min/$n
-    rm -rf "$min"; mkdir -p "$min"
-    "$bin" -merge=1 -max_len=$maxlen "$min" "tests/fuzz/corpus/$n" "$work" > "build/fuzz/$n.merge.log" 2>&1
-    rm -rf "tests/fuzz/corpus/$n"; mv "$min" "tests/fuzz/corpus/$n"
+    if [ "$n" = fuzz_json_body ]; then
+        # jansson is Debian's shared library, built without coverage
+        # instrumentation: libFuzzer sees only the harness's few branches and
+        # a -merge would keep 2 files.  The committed corpus is curated by
+        # hand (JSON edge cases); new inputs that add coverage are added.
+        "$bin" -merge=1 -max_len=$maxlen "tests/fuzz/corpus/$n" "$work" > "build/fuzz/$n.merge.log" 2>&1
+    else
+        min=build/fuzz/min/$n
+        rm -rf "$min"; mkdir -p "$min"
+        "$bin" -merge=1 -max_len=$maxlen "$min" "tests/fuzz/corpus/$n" "$work" > "build/fuzz/$n.merge.log" 2>&1
+        rm -rf "tests/fuzz/corpus/$n"; mv "$min" "tests/fuzz/corpus/$n"
+    fi
     echo "$n: corpus $(ls tests/fuzz/corpus/$n | wc -l) files, $(du -sk tests/fuzz/corpus/$n | cut -f1) KiB"
 done
 exit $rc

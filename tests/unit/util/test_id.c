@@ -93,6 +93,31 @@ static void test_secret(void **state)
             fail_msg("secret has a non-URL-safe character '%c'", *c);
 }
 
+static void test_random_pool(void **state)
+{
+    (void)state;
+    /* consecutive draws never repeat, across several pool refills */
+    unsigned char prev[16] = { 0 }, cur[16];
+    int zero_bytes = 0;
+    for (int i = 0; i < 200; i++) {
+        id_random(cur, sizeof cur);
+        assert_memory_not_equal(prev, cur, sizeof cur);
+        for (size_t k = 0; k < sizeof cur; k++) zero_bytes += cur[k] == 0;
+        memcpy(prev, cur, sizeof cur);
+    }
+    /* 3200 random bytes: about 12.5 zeros expected; a zeroed pool would give 3200 */
+    assert_true(zero_bytes < 60);
+    /* odd sizes that straddle the pool's end, and a large request */
+    unsigned char odd[7], big[1000];
+    for (int i = 0; i < 100; i++) id_random(odd, sizeof odd);
+    memset(big, 0, sizeof big);
+    id_random(big, sizeof big);
+    int zeros = 0;
+    for (size_t k = 0; k < sizeof big; k++) zeros += big[k] == 0;
+    assert_true(zeros < 30);
+    id_random(big, 0);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) return 1;
@@ -102,6 +127,7 @@ int main(void)
         cmocka_unit_test(test_time_ordered_and_unique),
         cmocka_unit_test(test_long_prefix_is_cut),
         cmocka_unit_test(test_secret),
+        cmocka_unit_test(test_random_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
