@@ -79,6 +79,18 @@ $(BUILD)/tools/embed: tools/embed.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -o $@ $<
 
+# docs/openapi.json is generated from the per-module fragments (and committed,
+# so the merged document is readable in the repository)
+OPENAPI_FRAGMENTS := $(sort $(wildcard docs/openapi/*.json))
+
+$(BUILD)/tools/openapi_merge: tools/openapi_merge.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -Wall -Wextra -Werror -o $@ $< $(shell pkg-config --cflags --libs jansson)
+
+docs/openapi.json: $(BUILD)/tools/openapi_merge $(OPENAPI_FRAGMENTS)
+	$(BUILD)/tools/openapi_merge $@ $(OPENAPI_FRAGMENTS)
+	@touch $@
+
 $(BUILD)/gen/embed.c: $(BUILD)/tools/embed $(EMBED_FILES)
 	@mkdir -p $(dir $@)
 	$(BUILD)/tools/embed $@ $(EMBED_FILES)
@@ -124,7 +136,7 @@ fuzz-build:
 
 bench: deps
 	@$(MAKE) --no-print-directory MODE=release all
-	bench/run.sh
+	bench/http.sh
 
 clean:
 	rm -rf build

@@ -11,7 +11,8 @@ libjwt-dev libcurl4-openssl-dev libcmocka-dev
 clang libclang-rt-14-dev
 postgresql postgresql-contrib
 nodejs npm
-wrk prometheus"
+wrk prometheus
+chromium"
 
 missing=""
 for p in $PKGS; do
@@ -33,7 +34,7 @@ if [ -n "$missing" ]; then
     $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# npm packages used by the API tests (SMTP sink, Stripe signatures, OpenAPI lint)
+# npm packages used by the API tests (OpenAPI lint, headless Chromium driver)
 if [ -f tests/api/package.json ]; then
     if [ ! -d tests/api/node_modules ] || [ tests/api/package-lock.json -nt tests/api/node_modules ]; then
         echo "deps: npm ci in tests/api"

@@ -6,6 +6,8 @@
  *   mercato seed      load demo data
  *   mercato version   print the version
  *   mercato help      usage and every option
+ *   mercato routes    "METHOD PATTERN" per route (not in help: for tests and
+ *                     tooling, e.g. checking that the OpenAPI document is complete)
  *
  * Signals: SIGTERM/SIGINT are blocked in every thread and taken by the main
  * thread with sigwait(), which then drains the server (stop accepting,
@@ -367,6 +369,19 @@ static int cmd_seed(config_t *cfg, int nrest, char **rest)
     return 0;
 }
 
+/* Prints every mounted route; needs no configuration or database. */
+static int cmd_routes(void)
+{
+    router_t *r = router_new();
+    app_routes(r);
+    for (size_t i = 0; i < router_count(r); i++) {
+        const route_t *rt = router_at(r, i);
+        printf("%s %s\n", http_method_name(rt->method), rt->pattern);
+    }
+    router_free(r);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -391,6 +406,7 @@ int main(int argc, char **argv)
         printf("mercato %s (%s)\n", MERCATO_VERSION, MERCATO_COMMIT);
         return 0;
     }
+    if (!strcmp(cmd, "routes")) return cmd_routes();
     config_t cfg;
     char **rest = NULL;
     int nrest = 0;

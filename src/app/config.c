@@ -1,11 +1,18 @@
 /*
  * config.c — option parsing from the CONFIG_OPTIONS table (see config.h).
+ *
+ * Every option is described once, in config.h; this file walks that table
+ * for defaults, the environment, flags, the help text and the start-up log
+ * line.  Secrets never leave this file unmasked: tokens print as "***",
+ * URLs print with only their password masked.
  */
+#define _GNU_SOURCE /* memrchr */
 #include "app/config.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/buf.h"
 #include "util/log.h"
@@ -151,18 +158,39 @@ void config_free(config_t *cfg)
 
 void config_mask_url(const char *url, char *out, size_t outlen)
 {
+    buf_t b = BUF_INIT(0);
     const char *scheme = strstr(url, "://");
-    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    if (!scheme || !at) {
-        snprintf(out, outlen, "%s", url);
-        return;
+    const char *rest = url;
+    if (scheme) {
+        const char *auth = scheme + 3;
+        size_t alen = strcspn(auth, "/?#");
+        const char *at = memrchr(auth, '@', alen);
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon) {
+            buf_append(&b, url, (size_t)(colon - url));
+            buf_puts(&b, ":***");
+            rest = at;
+        }
     }
-    const char *colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
-    if (!colon) {
-        snprintf(out, outlen, "%s", url);
-        return;
+    /* password=VALUE in the query (libpq accepts it there) */
+    const char *q = strchr(rest, '?');
+    if (q) {
+        buf_append(&b, rest, (size_t)(q - rest));
+        rest = q;
+        while (*rest) {
+            size_t seg = strcspn(rest + 1, "&") + 1; /* "?name=value" or "&name=value" */
+            if (seg > 10 && strncasecmp(rest + 1, "password=", 9) == 0) {
+                buf_append(&b, rest, 10);
+                buf_puts(&b, "***");
+            } else {
+                buf_append(&b, rest, seg);
+            }
+            rest += seg;
+        }
     }
-    snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
+    buf_puts(&b, rest);
+    snprintf(out, outlen, "%s", b.ptr ? b.ptr : "");
+    buf_free(&b);
 }
 
 void config_log(const config_t *cfg)
@@ -178,7 +206,7 @@ void config_log(const config_t *cfg)
         case T_STR: {
             const char *v = *(char *const *)base;
             char masked[512];
-            if (opts[i].secret && strstr(v, "://")) {
+            if (opts[i].secret == CFG_SECRET_URL) {
                 config_mask_url(v, masked, sizeof masked);
                 v = masked;
             } else if (opts[i].secret && v[0]) {
@@ -202,5 +230,5 @@ void config_print_help(FILE *out)
     fprintf(out, "Options (flag / environment variable, default):\n");
     for (size_t i = 0; i < NOPTS; i++)
         fprintf(out, "  --%-18s %-26s %s [%s]\n", opts[i].flag, opts[i].env, opts[i].help,
-                opts[i].secret && opts[i].def[0] ? "***" : (opts[i].def[0] ? opts[i].def : "\"\""));
+                opts[i].secret == CFG_SECRET && opts[i].def[0] ? "***" : (opts[i].def[0] ? opts[i].def : "\"\""));
 }

@@ -11,13 +11,20 @@
 
 #include <stdio.h>
 
-/* X(field, flag, env, type, default, min, max, secret, help) */
+/* X(field, flag, env, type, default, min, max, secret, help)
+ * secret: 0 plain; CFG_SECRET the whole value is secret ("***" in logs);
+ * CFG_SECRET_URL a URL whose password is secret (only the password, in
+ * user:pass@ or a password= query parameter, is masked, so the start-up line
+ * still says which database or mail server is used). */
+#define CFG_SECRET 1
+#define CFG_SECRET_URL 2
+
 #define CONFIG_OPTIONS(X)                                                                                   \
     X(host, "host", "MERCATO_HOST", STR, "127.0.0.1", 0, 0, 0, "IPv4 address to listen on")                  \
     X(port, "port", "MERCATO_PORT", INT, "8080", 0, 65535, 0, "TCP port (0 picks a free one)")               \
     X(http_threads, "http-threads", "MERCATO_HTTP_THREADS", INT, "0", 0, 256, 0,                              \
       "HTTP event-loop threads (0 = number of cores)")                                                       \
-    X(database_url, "database-url", "DATABASE_URL", STR, "sqlite:./var/mercato.db", 0, 0, 1,                  \
+    X(database_url, "database-url", "DATABASE_URL", STR, "sqlite:./var/mercato.db", 0, 0, CFG_SECRET_URL,                  \
       "sqlite:PATH or postgres://user:pass@host:port/db")                                                    \
     X(db_pool, "db-pool", "MERCATO_DB_POOL", INT, "16", 1, 1024, 0, "PostgreSQL connection pool size")        \
     X(data_dir, "data-dir", "MERCATO_DATA_DIR", STR, "./var", 0, 0, 0, "directory for keys and local files")  \
@@ -45,10 +52,10 @@
       "hours to keep finished jobs and consumed events")                                                     \
     X(worker_port, "worker-port", "MERCATO_WORKER_PORT", INT, "0", 0, 65535, 0,                                \
       "mercato worker: serve /healthz, /readyz, /metrics on this port (0 = no listener)")                   \
-    X(admin_token, "admin-token", "MERCATO_ADMIN_TOKEN", STR, "", 0, 0, 1,                                     \
+    X(admin_token, "admin-token", "MERCATO_ADMIN_TOKEN", STR, "", 0, 0, CFG_SECRET,                              \
       "static bearer token with admin rights for operations (empty = disabled)")                              \
     X(demo, "demo", "MERCATO_DEMO", BOOL, "false", 0, 1, 0, "load the small demo data set into an empty database") \
-    X(smtp_url, "smtp-url", "SMTP_URL", STR, "", 0, 0, 1, "smtp://host:port for outgoing mail (empty = log only)") \
+    X(smtp_url, "smtp-url", "SMTP_URL", STR, "", 0, 0, CFG_SECRET_URL, "smtp://host:port for outgoing mail (empty = log only)") \
     X(mail_from, "mail-from", "MERCATO_MAIL_FROM", STR, "mercato <no-reply@mercato.local>", 0, 0, 0,           \
       "From address of outgoing mail")                                                                        \
     X(public_url, "public-url", "MERCATO_PUBLIC_URL", STR, "http://127.0.0.1:8080", 0, 0, 0,                    \
@@ -73,7 +80,9 @@ void config_free(config_t *cfg);
 void config_log(const config_t *cfg);
 /* Prints the option table (for `mercato help`). */
 void config_print_help(FILE *out);
-/* Masks the password of a URL into out ("postgres://u:***@h/db"). */
+/* Copies url into out with its password masked: the userinfo password
+ * ("postgres://u:***@h/db") and any password= query parameter
+ * ("postgres://h/db?password=***").  Other URLs are copied unchanged. */
 void config_mask_url(const char *url, char *out, size_t outlen);
 
 #endif

@@ -196,7 +196,10 @@ void router_allow_string(int mask, char *out, size_t outlen)
     for (int i = 0; i < NMETHODS; i++) {
         if (!(mask & (1 << i))) continue;
         int n = snprintf(out + off, outlen - off, "%s%s", off ? ", " : "", http_method_name(1 << i));
-        if (n < 0 || (size_t)n >= outlen - off) break;
+        if (n < 0 || (size_t)n >= outlen - off) {
+            out[off] = '\0'; /* never leave half a method name behind */
+            break;
+        }
         off += (size_t)n;
     }
 }

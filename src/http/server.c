@@ -22,7 +22,6 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +159,26 @@ const char *http_method_name(int m)
 
 /* ---------- accessors ---------- */
 
+/* The peer address as text, computed on first use (most requests never ask:
+ * it is an MHD info call and an inet_ntop) and cached in the
+ * request arena. */
+static const char *client_ip_of(http_req_t *req)
+{
+    if (req->client_ip) return req->client_ip;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char buf[INET6_ADDRSTRLEN] = "unknown";
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, sizeof buf);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, sizeof buf);
+    }
+    req->client_ip = arena_strdup(req->arena, buf);
+    return req->client_ip;
+}
+
+
 arena_t *http_arena(http_req_t *req) { return req->arena; }
 int http_method(const http_req_t *req) { return req->method; }
 const char *http_path(const http_req_t *req) { return req->uri.path ? req->uri.path : "/"; }
@@ -172,7 +191,7 @@ void *http_app(const http_req_t *req) { return req->srv->app; }
 const char *http_request_id(const http_req_t *req) { return req->request_id; }
 const char *http_trace_id(const http_req_t *req) { return req->trace_id; }
 const char *http_traceparent(const http_req_t *req) { return req->traceparent; }
-const char *http_client_ip(const http_req_t *req) { return req->client_ip ? req->client_ip : "unknown"; }
+const char *http_client_ip(const http_req_t *req) { return client_ip_of((http_req_t *)req); }
 void http_set_principal(http_req_t *req, void *p) { req->principal = p; }
 void *http_principal(const http_req_t *req) { return req->principal; }
 void http_set_slot(http_req_t *req, int slot, void *p)
@@ -585,7 +604,7 @@ static void random_hex(char *out, size_t nbytes)
 {
     static const char hx[] = "0123456789abcdef";
     unsigned char raw[16];
-    randombytes_buf(raw, nbytes);
+    id_random(raw, nbytes);
     for (size_t i = 0; i < nbytes; i++) {
         out[2 * i] = hx[raw[i] >> 4];
         out[2 * i + 1] = hx[raw[i] & 15];
@@ -667,19 +686,6 @@ static void conn_notify_cb(void *cls, struct MHD_Connection *conn, void **socket
     }
 }
 
-static void client_ip(http_req_t *req)
-{
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char buf[INET6_ADDRSTRLEN] = "unknown";
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, sizeof buf);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, sizeof buf);
-    }
-    req->client_ip = arena_strdup(req->arena, buf);
-}
 
 /* First call: everything that can be decided from the request head. */
 static int request_head(http_req_t *req, const char *method)
@@ -693,7 +699,6 @@ static int request_head(http_req_t *req, const char *method)
     else
         id_new(req->request_id, "req");
     setup_trace(req);
-    client_ip(req);
     log_set_context(req->request_id, req->trace_id);
     req->origin = cors_check(s, http_header(req, "Origin"));
 
@@ -854,7 +859,7 @@ static void access_log(http_req_t *req, int64_t dur_us)
     const char *path = req->uri.path ? req->uri.path : "-";
     buf_json_escape(&b, path, strnlen(path, 256));
     buf_printf(&b, "\",\"status\":%d,\"duration_ms\":%.3f,\"bytes\":%zu,\"ip\":\"%s\"", req->status,
-               (double)dur_us / 1000.0, req->resp_bytes, req->client_ip ? req->client_ip : "-");
+               (double)dur_us / 1000.0, req->resp_bytes, client_ip_of(req));
     if (b.ptr) {
         size_t n = b.len < sizeof line ? b.len : sizeof line - 1;
         memcpy(line, b.ptr, n);

@@ -114,7 +114,11 @@ void buf_free(buf_t *b)
 
 char *buf_steal(buf_t *b, size_t *len_out)
 {
-    if (!b->ptr && reserve(b, 0) < 0) return NULL;
+    if (!b->ptr) {
+        /* nothing appended yet: hand out an empty string, not raw heap */
+        if (reserve(b, 0) < 0) return NULL;
+        b->ptr[0] = '\0';
+    }
     char *p = b->ptr;
     if (len_out) *len_out = b->len;
     b->ptr = NULL;

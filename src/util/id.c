@@ -1,6 +1,9 @@
 /*
  * id.c — ULID-style ids and random secrets (see id.h).  Randomness comes
- * from libsodium's randombytes (getrandom-backed).
+ * from libsodium's randombytes (getrandom-backed).  Identifiers draw from a
+ * per-thread pool (id_random) because libsodium's default implementation
+ * makes one system call per call, and every request needs a request id, a
+ * trace id and a span id; secrets never come from the pool.
  */
 #include "util/id.h"
 
@@ -12,6 +15,31 @@
 
 static const char crock[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
+#define POOL_BYTES 512
+
+static __thread struct {
+    unsigned char bytes[POOL_BYTES];
+    size_t used; /* bytes[0..used) are spent (and zeroed) */
+    int filled;
+} t_pool;
+
+void id_random(void *out, size_t n)
+{
+    if (n > POOL_BYTES / 4) {
+        randombytes_buf(out, n);
+        return;
+    }
+    if (!t_pool.filled || POOL_BYTES - t_pool.used < n) {
+        randombytes_buf(t_pool.bytes, POOL_BYTES);
+        t_pool.used = 0;
+        t_pool.filled = 1;
+    }
+    memcpy(out, t_pool.bytes + t_pool.used, n);
+    /* spent bytes do not linger in memory */
+    sodium_memzero(t_pool.bytes + t_pool.used, n);
+    t_pool.used += n;
+}
+
 char *id_new(char out[ID_MAX], const char *prefix)
 {
     size_t pl = strlen(prefix);
@@ -21,7 +49,7 @@ char *id_new(char out[ID_MAX], const char *prefix)
     char *p = out + pl + 1;
     uint64_t ms = (uint64_t)time_now_ms();
     unsigned char rnd[10];
-    randombytes_buf(rnd, sizeof rnd);
+    id_random(rnd, sizeof rnd);
     /* 48-bit time -> 10 chars (50 bits, top 2 zero) */
     for (int i = 9; i >= 0; i--) {
         p[i] = crock[ms & 31];

@@ -38,20 +38,40 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
+/* Inverse of days_from_civil (same source). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/* The instants RFC 3339 can write: years 0000 to 9999. */
+#define RFC3339_MIN_MS (-62167219200000LL)
+#define RFC3339_MAX_MS (253402300799999LL)
+
 char *time_fmt_rfc3339(char out[32], int64_t ms)
 {
-    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
-    int msec = (int)(ms - secs * 1000);
-    time_t t = (time_t)secs;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    /* years outside 0..9999 cannot be written in RFC 3339; clamp */
-    int year = tm.tm_year + 1900;
-    if (year < 0) year = 0;
-    if (year > 9999) year = 9999;
-    snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)year % 10000u,
-             (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
-             (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, (unsigned)msec % 1000u);
+    /* Clamp rather than print garbage: gmtime_r fails (and leaves its
+     * output undefined) for instants whose year does not fit an int, and a
+     * five-digit year is not RFC 3339.  Pure arithmetic, no libc time. */
+    if (ms < RFC3339_MIN_MS) ms = RFC3339_MIN_MS;
+    if (ms > RFC3339_MAX_MS) ms = RFC3339_MAX_MS;
+    int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+    int64_t rem = ms - days * 86400000; /* 0 .. 86399999 */
+    int64_t y;
+    unsigned mo, d;
+    civil_from_days(days, &y, &mo, &d);
+    unsigned msec = (unsigned)(rem % 1000), secs = (unsigned)(rem / 1000);
+    /* the % 10000 and % 100 are no-ops that tell the compiler the widths */
+    snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)y % 10000u, mo % 100u, d % 100u,
+             secs / 3600 % 100u, secs / 60 % 60, secs % 60, msec % 1000u);
     return out;
 }
 
