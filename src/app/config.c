@@ -6,7 +6,6 @@
  * line.  Secrets never leave this file unmasked: tokens print as "***",
  * URLs print with only their password masked.
  */
-#define _GNU_SOURCE /* memrchr */
 #include "app/config.h"
 
 #include <errno.h>
