@@ -2,7 +2,9 @@
  * mail.c — templates, MIME assembly, SMTP via libcurl and the "mail" job
  * handler (see mail.h).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
+#endif
 #include "mail/mail.h"
 
 #include <curl/curl.h>
@@ -188,7 +190,7 @@ static int is_ascii_line(const char *s)
     return 1;
 }
 
-/* RFC 2047 encoded words of at most 45 input bytes each, split on UTF-8
+/* RFC 2047 encoded words of at most 39 input bytes each (lines stay under 78), split on UTF-8
  * character boundaries, folded onto continuation lines. */
 static void put_subject(buf_t *b, const char *s)
 {
@@ -201,7 +203,7 @@ static void put_subject(buf_t *b, const char *s)
     size_t n = strlen(s), off = 0;
     int first = 1;
     while (off < n) {
-        size_t k = n - off < 45 ? n - off : 45;
+        size_t k = n - off < 39 ? n - off : 39;
         while (off + k < n && ((unsigned char)s[off + k] & 0xc0) == 0x80) k--;
         char enc[80];
         sodium_bin2base64(enc, sizeof enc, (const unsigned char *)s + off, k, sodium_base64_VARIANT_ORIGINAL);
@@ -346,6 +348,8 @@ static int mail_job(job_run_t *run, const job_t *job, void *ctx)
 
 void mail_jobs(jobs_t *rt, app_t *app)
 {
-    (void)app;
+    /* worker-only processes configure mail here */
+    if (!g.from_addr && mail_configure(app->cfg->smtp_url, app->cfg->mail_from) < 0)
+        log_error("mail", "--mail-from has no usable address: mail jobs will fail");
     jobs_register(rt, MAIL_QUEUE, mail_job, NULL);
 }

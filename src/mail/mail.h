@@ -70,7 +70,8 @@ int mail_send(const char *to, const mail_msg_t *m, char *err, size_t errlen);
  * id or a negative DB_* error. */
 int64_t mail_enqueue(db_conn_t *c, const char *to, const char *template_name, json_t *vars);
 
-/* Registers the "mail" queue handler on the job runtime. */
+/* Registers the "mail" queue handler on the job runtime (and configures
+ * mail from app->cfg when mail_configure() has not run, as in workers). */
 void mail_jobs(jobs_t *rt, app_t *app);
 
 #endif
