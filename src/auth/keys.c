@@ -184,6 +184,7 @@ int keyring_load(keyring_t *kr, const char *secret, const char *kid, const char 
 int keyring_rotate_file(const char *path, char *kid_out, char *err, size_t errlen)
 {
     keyring_t probe;
+    memset(&probe, 0, sizeof probe);
     int exists = access(path, F_OK) == 0;
     if (exists && load_file(&probe, path, err, errlen) < 0) return -1;
     char *old = NULL;
