@@ -34,7 +34,18 @@ static int key_prepare(auth_key_t *k, char *err, size_t errlen)
     k->header_len = (size_t)(dot - tok);
     memcpy(k->header_b64, tok, k->header_len);
     k->header_b64[k->header_len] = '\0';
-    crypto_auth_hmacsha256_init(&k->hmac, k->secret, k->secret_len);
+    /* RFC 2104 with a 64-byte block: keys longer than a block are hashed first */
+    unsigned char block[64] = { 0 }, pad[64];
+    if (k->secret_len > sizeof block) SHA256(k->secret, k->secret_len, block);
+    else memcpy(block, k->secret, k->secret_len);
+    for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x36;
+    SHA256_Init(&k->hmac_inner);
+    SHA256_Update(&k->hmac_inner, pad, sizeof pad);
+    for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x5c;
+    SHA256_Init(&k->hmac_outer);
+    SHA256_Update(&k->hmac_outer, pad, sizeof pad);
+    sodium_memzero(block, sizeof block);
+    sodium_memzero(pad, sizeof pad);
     rc = 0;
 out:
     if (tok) {
@@ -237,6 +248,18 @@ int keyring_rotate_file(const char *path, char *kid_out, char *err, size_t errle
     }
     if (exists) keyring_clear(&probe);
     return rc;
+}
+
+void key_hmac(const auth_key_t *k, const void *msg, size_t len, unsigned char out[32])
+{
+    SHA256_CTX c = k->hmac_inner;
+    unsigned char inner[32];
+    SHA256_Update(&c, msg, len);
+    SHA256_Final(inner, &c);
+    c = k->hmac_outer;
+    SHA256_Update(&c, inner, sizeof inner);
+    SHA256_Final(out, &c);
+    sodium_memzero(&c, sizeof c);
 }
 
 void keyring_derive(const keyring_t *kr, const char *purpose, unsigned char out[32])
