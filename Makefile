@@ -39,7 +39,7 @@ LIBS_ALL = $(PKG_LIBS) -lm
 
 SRC := $(shell find src -name '*.c' ! -name main.c | sort)
 OBJ := $(SRC:%.c=$(BUILD)/obj/%.o)
-EMBED_FILES := $(sort $(wildcard migrations/sqlite/*.sql migrations/postgres/*.sql)) docs/openapi.json docs/api.html
+EMBED_FILES := $(sort $(wildcard migrations/sqlite/*.sql migrations/postgres/*.sql)) docs/openapi.json docs/api.html $(sort $(wildcard templates/mail/*))
 UNIT_SRC := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))

@@ -4,6 +4,8 @@
  *   mercato serve     HTTP API (+ job workers unless --workers 0)
  *   mercato migrate   apply pending migrations and exit
  *   mercato seed      load demo data
+ *   mercato user      create accounts (the first admin)
+ *   mercato auth      access-token signing-key rotation
  *   mercato version   print the version
  *   mercato help      usage and every option
  *   mercato routes    "METHOD PATTERN" per route (not in help: for tests and
@@ -24,9 +26,11 @@
 
 #include "app/app.h"
 #include "app/config.h"
+#include "auth/auth.h"
 #include "db/migrate.h"
 #include "jobs/jobq.h"
 #include "jobs/runtime.h"
+#include "mail/mail.h"
 #include "ops/ops.h"
 #include "util/log.h"
 #include "util/metrics.h"
@@ -45,6 +49,8 @@ static void usage(FILE *out)
             "  serve              run the HTTP API (and job workers)\n"
             "  migrate            apply pending database migrations\n"
             "  seed               load demo data into the database\n"
+            "  user create        create an account: [--admin|--seller] --email E --password P|- [--name N]\n"
+            "  auth rotate-key    put a fresh access-token signing key first in the key file\n"
             "  worker             run job workers only (no API); scale them separately\n"
             "  jobs stats|list|get|retry|discard|enqueue   inspect and operate the job queue\n"
             "  version            print the version\n"
@@ -283,6 +289,15 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
     app_t app = { .cfg = cfg, .version = MERCATO_VERSION };
     if (open_db(cfg, &app.db, 1) < 0) return 1;
     db_register_metrics(app.db);
+    if (mail_configure(cfg->smtp_url, cfg->mail_from) < 0) {
+        log_error("mail", "--mail-from needs an address, e.g. \"Shop <no-reply@shop.example>\"");
+        db_close(app.db);
+        return 1;
+    }
+    if (auth_start(&app) < 0) {
+        db_close(app.db);
+        return 1;
+    }
     app.router = router_new();
     app_routes(app.router);
     http_server_opts_t ho = {
@@ -307,6 +322,7 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
         jobs_free(app.jobs);
         http_server_free(app.http);
         router_free(app.router);
+        auth_stop();
         db_close(app.db);
         return 1;
     }
@@ -324,6 +340,7 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
     http_server_free(app.http);
     router_free(app.router);
     jobs_free(app.jobs);
+    auth_stop();
     db_close(app.db);
     log_info("serve", "stopped");
     return 0;
@@ -418,6 +435,13 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "serve")) rc = cmd_serve(&cfg, nrest, rest);
     else if (!strcmp(cmd, "migrate")) rc = cmd_migrate(&cfg, nrest, rest);
     else if (!strcmp(cmd, "seed")) rc = cmd_seed(&cfg, nrest, rest);
+    else if (!strcmp(cmd, "user")) {
+        ensure_dirs(&cfg);
+        rc = auth_cli_user(&cfg, nrest, rest);
+    } else if (!strcmp(cmd, "auth")) {
+        ensure_dirs(&cfg);
+        rc = auth_cli_auth(&cfg, nrest, rest);
+    }
     else if (!strcmp(cmd, "worker")) rc = cmd_worker(&cfg, nrest, rest);
     else if (!strcmp(cmd, "jobs")) rc = cmd_jobs(&cfg, nrest, rest);
     else {

@@ -59,7 +59,44 @@
     X(mail_from, "mail-from", "MERCATO_MAIL_FROM", STR, "mercato <no-reply@mercato.local>", 0, 0, 0,           \
       "From address of outgoing mail")                                                                        \
     X(public_url, "public-url", "MERCATO_PUBLIC_URL", STR, "http://127.0.0.1:8080", 0, 0, 0,                    \
-      "external base URL used in links")
+      "external base URL used in links")                                                                      \
+    X(shop_name, "shop-name", "MERCATO_SHOP_NAME", STR, "mercato", 0, 0, 0, "shop name used in emails")          \
+    X(jwt_secret, "jwt-secret", "MERCATO_JWT_SECRET", STR, "", 0, 0, 1,                                          \
+      "HS256 access-token key (>= 32 bytes; empty = key file in the data dir)")                                \
+    X(jwt_kid, "jwt-kid", "MERCATO_JWT_KID", STR, "k1", 0, 0, 0, "key id of --jwt-secret")                        \
+    X(jwt_key_file, "jwt-key-file", "MERCATO_JWT_KEY_FILE", STR, "", 0, 0, 0,                                    \
+      "signing key file (empty = DATA_DIR/jwt.keys, created on first start)")                                 \
+    X(access_ttl, "access-ttl", "MERCATO_ACCESS_TTL", INT, "900", 30, 86400, 0, "access token lifetime, seconds") \
+    X(refresh_ttl, "refresh-ttl", "MERCATO_REFRESH_TTL", INT, "2592000", 60, 31536000, 0,                          \
+      "refresh token (session) lifetime, seconds")                                                            \
+    X(client_token_ttl, "client-token-ttl", "MERCATO_CLIENT_TOKEN_TTL", INT, "3600", 30, 86400, 0,                 \
+      "machine client token lifetime, seconds")                                                               \
+    X(code_ttl, "code-ttl", "MERCATO_CODE_TTL", INT, "900", 60, 86400, 0, "one-time email code lifetime, seconds") \
+    X(code_attempts, "code-attempts", "MERCATO_CODE_ATTEMPTS", INT, "5", 1, 100, 0,                               \
+      "wrong guesses allowed per one-time code")                                                              \
+    X(pwhash_ops, "pwhash-ops", "MERCATO_PWHASH_OPS", INT, "2", 1, 16, 0, "argon2id passes")                       \
+    X(pwhash_mem_kib, "pwhash-mem-kib", "MERCATO_PWHASH_MEM_KIB", INT, "19456", 8, 1048576, 0,                     \
+      "argon2id memory per hash, KiB")                                                                        \
+    X(rate_anon, "rate-anon", "MERCATO_RATE_ANON", INT, "300", 1, 1000000000, 0,                                  \
+      "anonymous requests per minute per IP")                                                                 \
+    X(rate_user, "rate-user", "MERCATO_RATE_USER", INT, "600", 1, 1000000000, 0,                                  \
+      "requests per minute per signed-in user")                                                               \
+    X(rate_tiers, "rate-tiers", "MERCATO_RATE_TIERS", STR, "basic=60,standard=600,premium=6000", 0, 0, 0,          \
+      "machine client tiers: name=requests per minute, comma-separated")                                      \
+    X(rate_login_pair, "rate-login-pair", "MERCATO_RATE_LOGIN_PAIR", INT, "10", 1, 1000000, 0,                     \
+      "failed logins per account per IP per 15 minutes")                                                      \
+    X(rate_login_account, "rate-login-account", "MERCATO_RATE_LOGIN_ACCOUNT", INT, "100", 1, 1000000, 0,           \
+      "failed logins per account per hour, all IPs")                                                          \
+    X(rate_auth_ip, "rate-auth-ip", "MERCATO_RATE_AUTH_IP", INT, "100", 1, 1000000, 0,                             \
+      "per IP per 15 minutes: failed logins and codes, sign-ups, code emails")                                 \
+    X(rate_code_account, "rate-code-account", "MERCATO_RATE_CODE_ACCOUNT", INT, "10", 1, 1000000, 0,               \
+      "failed one-time code checks per account per 15 minutes")                                               \
+    X(rate_mail_account, "rate-mail-account", "MERCATO_RATE_MAIL_ACCOUNT", INT, "5", 1, 1000000, 0,                \
+      "code emails per account per hour")                                                                     \
+    X(trusted_proxies, "trusted-proxies", "MERCATO_TRUSTED_PROXIES", STR, "", 0, 0, 0,                             \
+      "proxy IPs whose X-Forwarded-For is believed (comma-separated; empty = socket address only)")           \
+    X(deny_sync_ms, "deny-sync-ms", "MERCATO_DENY_SYNC_MS", INT, "1000", 50, 60000, 0,                              \
+      "how often revoked tokens from other instances are picked up, ms")
 
 typedef struct config {
 #define CFG_FIELD_STR char *

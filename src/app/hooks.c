@@ -6,9 +6,11 @@
  */
 #include "app/app.h"
 #include "app/idempotency.h"
+#include "auth/auth.h"
 
 int app_pre_hook(http_req_t *req, int route_flags)
 {
+    if (auth_pre_hook(req, route_flags)) return 1;
     return idem_pre(req, route_flags);
 }
 

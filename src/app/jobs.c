@@ -5,9 +5,12 @@
  */
 #include "app/app.h"
 #include "app/idempotency.h"
+#include "auth/auth.h"
+#include "mail/mail.h"
 
 void app_jobs(jobs_t *rt, app_t *app)
 {
-    (void)app;
     idem_jobs(rt);
+    auth_jobs(rt, app);
+    mail_jobs(rt, app);
 }

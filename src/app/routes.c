@@ -2,9 +2,11 @@
  * routes.c — the one place where every module's routes are mounted.
  */
 #include "app/app.h"
+#include "auth/auth.h"
 #include "ops/ops.h"
 
 void app_routes(router_t *r)
 {
     ops_routes(r);
+    auth_routes(r);
 }

@@ -48,6 +48,8 @@ typedef struct principal {
     char jti[48];        /* token id (for logout / revocation) */
     int64_t exp;         /* token expiry, epoch seconds */
     int64_t rate_limit;  /* requests per minute from the token's claims (clients), 0 = default */
+    char sid[48];        /* users: the session (refresh-token family) of this token */
+    int64_t iat;         /* token issue time, epoch seconds */
 } principal_t;
 
 #endif

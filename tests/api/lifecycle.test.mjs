@@ -51,7 +51,7 @@ function parseResponse(raw) {
 
 test('SIGTERM under load: accepted requests complete, exit 0, restart works', async () => {
   const db = freshDatabase();
-  const srv = await startServer({ db, args: ['--shutdown-timeout', '10', '--http-threads', '2'] });
+  const srv = await startServer({ db, args: ['--shutdown-timeout', '10', '--http-threads', '2'], env: { MERCATO_RATE_ANON: '1000000' } });
   try {
     // 1. 40 requests whose bodies are half sent: accepted and in flight
     const slow = Array.from({ length: 40 }, (_, i) => halfSentEcho(srv.port, i));
@@ -175,7 +175,7 @@ test('the README configuration table matches mercato help', () => {
   assert.deepEqual(fromReadme, fromHelp);
 });
 
-const SECRETS = { db: 'pg-pass-5ecr3t', admin: 'adm_T0ken_never_logged', smtp: 'smtp-pass-5ecr3t' };
+const SECRETS = { db: 'pg-pass-5ecr3t', admin: 'adm_T0ken_never_logged_0123456789', smtp: 'smtp-pass-5ecr3t' };
 
 test('secrets are masked in the configuration line and never logged (failing start)', () => {
   // a PostgreSQL URL with a password that cannot connect: the start-up
