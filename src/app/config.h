@@ -43,7 +43,11 @@
     X(mail_from, "mail-from", "MERCATO_MAIL_FROM", STR, "mercato <no-reply@mercato.local>", 0, 0, 0,           \
       "From address of outgoing mail")                                                                        \
     X(public_url, "public-url", "MERCATO_PUBLIC_URL", STR, "http://127.0.0.1:8080", 0, 0, 0,                    \
-      "external base URL used in links")
+      "external base URL used in links") \
+    X(catalog_cache_mb, "catalog-cache-mb", "MERCATO_CATALOG_CACHE_MB", INT, "48", 0, 65536, 0,                 \
+      "rendered product JSON cache budget in MiB (0 disables)")                                                \
+    X(search_cache_mb, "search-cache-mb", "MERCATO_SEARCH_CACHE_MB", INT, "16", 0, 65536, 0,                    \
+      "search and suggest answer cache budget in MiB (0 disables)")
 
 typedef struct config {
 #define CFG_FIELD_STR char *

@@ -2,9 +2,12 @@
  * routes.c — the one place where every module's routes are mounted.
  */
 #include "app/app.h"
+#include "catalog/routes.h"
 #include "ops/ops.h"
 
 void app_routes(router_t *r)
 {
     ops_routes(r);
+    catalog_routes(r);
+    search_routes(r);
 }

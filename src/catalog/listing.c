@@ -75,7 +75,7 @@ int catalog_cursor_decode(const char *s, catalog_cursor_t *out)
     long long key = strtoll(p, &end, 10);
     if (end == p || *end != '.') return -1;
     p = end + 1;
-    if (!id_valid(p, strlen(p), "prod")) return -1;
+    if (!id_valid(p, strlen(p), "prod") && !id_valid(p, strlen(p), "rev")) return -1;
     out->sort = (int)sort;
     out->key = key;
     snprintf(out->id, sizeof out->id, "%s", p);
