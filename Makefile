@@ -33,7 +33,7 @@ ifneq ($(SANITIZE),)
 SAN := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-CFLAGS_ALL = -std=gnu11 -g -pthread $(OPT) $(SAN) $(WARN) -Isrc -DMERCATO_COMMIT='"$(COMMIT)"' $(PKG_CFLAGS)
+CFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE -g -pthread $(OPT) $(SAN) $(WARN) -Isrc -DMERCATO_COMMIT='"$(COMMIT)"' $(PKG_CFLAGS)
 LDFLAGS_ALL = -pthread $(OPT_LD) $(SAN)
 LIBS_ALL = $(PKG_LIBS) -lm
 
@@ -44,6 +44,8 @@ UNIT_SRC := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
+BENCH_SRC := $(sort $(wildcard bench/*_bench.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all build deps run test test-pg test-unit test-api fuzz bench clean help lint-openapi
 .DEFAULT_GOAL := build
@@ -58,7 +60,7 @@ deps:
 build: deps
 	@$(MAKE) --no-print-directory all
 
-all: $(BUILD)/mercato $(UNIT_BIN) $(FUZZ_REPLAY)
+all: $(BUILD)/mercato $(UNIT_BIN) $(FUZZ_REPLAY) $(BENCH_BIN)
 
 run: deps
 	@$(MAKE) --no-print-directory MODE=$(MODE) $(BUILD)/mercato
@@ -99,6 +101,10 @@ $(BUILD)/mercato: $(BUILD)/obj/src/main.o $(BUILD)/libmercato.a
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libmercato.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libmercato.a $(LDFLAGS_ALL) $(LIBS_ALL) $(shell pkg-config --libs cmocka)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libmercato.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libmercato.a $(LDFLAGS_ALL) $(LIBS_ALL)
 
 # fuzz harnesses linked with the standalone corpus-replay driver (gcc)
 $(BUILD)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libmercato.a

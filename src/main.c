@@ -26,6 +26,9 @@
 #include "catalog/routes.h"
 #include "catalog/seed.h"
 #include "db/migrate.h"
+#include "jobs/jobq.h"
+#include "jobs/runtime.h"
+#include "ops/ops.h"
 #include "search/search.h"
 #include "util/log.h"
 #include "util/metrics.h"
@@ -44,6 +47,8 @@ static void usage(FILE *out)
             "  serve              run the HTTP API (and job workers)\n"
             "  migrate            apply pending database migrations\n"
             "  seed --demo [--products N]   load the deterministic demo catalog\n"
+            "  worker             run job workers only (no API); scale them separately\n"
+            "  jobs stats|list|get|retry|discard|enqueue   inspect and operate the job queue\n"
             "  version            print the version\n"
             "  help               this text\n\n",
             MERCATO_VERSION);
@@ -95,6 +100,184 @@ static int open_db(const config_t *cfg, db_t **out, int migrate)
     return 0;
 }
 
+static jobs_t *new_runtime(const config_t *cfg, db_t *db, int workers)
+{
+    jobs_opts_t jo = {
+        .workers = workers,
+        .batch = (int)cfg->job_batch,
+        .lease_ms = cfg->job_lease * 1000,
+        .poll_ms = cfg->job_poll_ms,
+        .retention_ms = cfg->job_retention * 3600 * 1000,
+    };
+    return jobs_new(db, &jo);
+}
+
+static int wait_for_signal(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    sigwait(&set, &sig);
+    return sig;
+}
+
+static int cmd_worker(config_t *cfg, int nrest, char **rest)
+{
+    if (reject_extra(nrest, rest, 1) < 0) return 2;
+    config_log(cfg);
+    app_t app = { .cfg = cfg, .version = MERCATO_VERSION };
+    if (open_db(cfg, &app.db, 1) < 0) return 1;
+    db_register_metrics(app.db);
+    app.jobs = new_runtime(cfg, app.db, cfg->workers > 0 ? (int)cfg->workers : 1);
+    app_jobs(app.jobs, &app);
+    jobs_register_metrics(app.jobs);
+    if (cfg->worker_port) {
+        /* an operations-only listener so workers can be probed and scraped */
+        app.router = router_new();
+        ops_probe_routes(app.router);
+        http_server_opts_t ho = { .host = cfg->host, .port = (int)cfg->worker_port, .threads = 1,
+                                  .body_max = 4096, .header_max = 8192, .conn_limit = 64,
+                                  .idle_timeout_s = 30, .cors_origins = "", .access_log = 0 };
+        app.http = http_server_new(&ho, app.router, &app);
+        if (http_server_start(app.http) < 0) return 1;
+    }
+    if (jobs_start(app.jobs) < 0) return 1;
+    log_info("worker", "worker running%s%d", app.http ? "; operations on port " : "",
+             app.http ? http_server_port(app.http) : 0);
+    int sig = wait_for_signal();
+    log_info("worker", "received %s; draining (deadline %llds)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+             cfg->shutdown_timeout);
+    jobs_stop(app.jobs, (int)cfg->shutdown_timeout * 1000);
+    if (app.http) {
+        http_server_shutdown(app.http, 1000);
+        http_server_free(app.http);
+        router_free(app.router);
+    }
+    jobs_free(app.jobs);
+    db_close(app.db);
+    log_info("worker", "stopped");
+    return 0;
+}
+
+static int64_t parse_job_id(const char *s)
+{
+    if (strncmp(s, "job_", 4) == 0) s += 4;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    return (*s && !*end && v > 0) ? v : -1;
+}
+
+static void print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s) puts(s);
+    free(s);
+}
+
+static const char *flag_value(int nrest, char **rest, const char *name, int *used)
+{
+    for (int i = 2; i < nrest; i++) {
+        size_t n = strlen(name);
+        if (strncmp(rest[i], name, n) == 0 && rest[i][n] == '=') {
+            used[i] = 1;
+            return rest[i] + n + 1;
+        }
+        if (strcmp(rest[i], name) == 0 && i + 1 < nrest) {
+            used[i] = used[i + 1] = 1;
+            return rest[i + 1];
+        }
+    }
+    return NULL;
+}
+
+static int cmd_jobs(config_t *cfg, int nrest, char **rest)
+{
+    const char *sub = nrest > 1 ? rest[1] : "stats";
+    int used[64] = { 0 };
+    if (nrest > 64) {
+        fprintf(stderr, "mercato: too many arguments\n");
+        return 2;
+    }
+    const char *queue = flag_value(nrest, rest, "--queue", used);
+    const char *state = flag_value(nrest, rest, "--state", used);
+    const char *limit_s = flag_value(nrest, rest, "--limit", used);
+    const char *max_s = flag_value(nrest, rest, "--max-attempts", used);
+    const char *positional[4] = { 0 };
+    int npos = 0;
+    for (int i = 2; i < nrest; i++) {
+        if (used[i]) continue;
+        if (rest[i][0] == '-' || npos >= 4) {
+            fprintf(stderr, "mercato: unexpected argument '%s' (see mercato help)\n", rest[i]);
+            return 2;
+        }
+        positional[npos++] = rest[i];
+    }
+    if (state && job_state_parse(state) < 0) {
+        fprintf(stderr, "mercato: --state must be queued, running, completed, dead or discarded\n");
+        return 2;
+    }
+    db_t *db;
+    if (open_db(cfg, &db, 1) < 0) return 1;
+    db_conn_t *c = db_acquire(db);
+    int rc = 0;
+    if (!strcmp(sub, "stats")) {
+        json_t *j = jobq_stats(c);
+        if (j) print_json(j);
+        else rc = 1;
+        json_decref(j);
+    } else if (!strcmp(sub, "list")) {
+        int limit = limit_s ? atoi(limit_s) : 50;
+        if (limit <= 0 || limit > 1000) limit = 50;
+        json_t *j = jobq_list(c, queue, state, 0, limit);
+        if (j) print_json(j);
+        else rc = 1;
+        json_decref(j);
+    } else if (!strcmp(sub, "get") || !strcmp(sub, "retry") || !strcmp(sub, "discard")) {
+        int64_t id = npos == 1 ? parse_job_id(positional[0]) : -1;
+        if (id < 0) {
+            fprintf(stderr, "mercato: jobs %s needs one job id (job_N)\n", sub);
+            rc = 2;
+        } else if (!strcmp(sub, "get")) {
+            json_t *j = jobq_get(c, id);
+            if (j) print_json(j);
+            else {
+                fprintf(stderr, "mercato: no job job_%lld\n", (long long)id);
+                rc = 1;
+            }
+            json_decref(j);
+        } else {
+            int r = !strcmp(sub, "retry") ? jobq_retry(c, id) : jobq_discard(c, id);
+            if (r == 0) printf("job_%lld %s\n", (long long)id, !strcmp(sub, "retry") ? "queued again" : "discarded");
+            else {
+                fprintf(stderr, "mercato: job_%lld cannot be %s (absent, or not in a state that allows it)\n",
+                        (long long)id, !strcmp(sub, "retry") ? "retried" : "discarded");
+                rc = 1;
+            }
+        }
+    } else if (!strcmp(sub, "enqueue")) {
+        json_error_t jerr;
+        json_t *payload = npos >= 2 ? json_loads(positional[1], 0, &jerr) : json_object();
+        if (npos < 1 || !json_is_object(payload)) {
+            fprintf(stderr, "mercato: jobs enqueue QUEUE ['{json object}'] [--max-attempts N]\n");
+            rc = 2;
+        } else {
+            jobq_opts_t o = { .max_attempts = max_s ? atoi(max_s) : 0 };
+            int64_t id = jobq_enqueue(c, positional[0], payload, &o);
+            if (id > 0) printf("job_%lld\n", (long long)id);
+            else rc = 1;
+        }
+        json_decref(payload);
+    } else {
+        fprintf(stderr, "mercato: unknown jobs command '%s' (stats, list, get, retry, discard, enqueue)\n", sub);
+        rc = 2;
+    }
+    db_release(c);
+    db_close(db);
+    return rc;
+}
+
 static int cmd_serve(config_t *cfg, int nrest, char **rest)
 {
     if (reject_extra(nrest, rest, 1) < 0) return 2;
@@ -128,8 +311,13 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
         .cors_origins = cfg->cors_origins,
         .access_log = cfg->access_log,
     };
+    app.jobs = new_runtime(cfg, app.db, (int)cfg->workers);
+    app_jobs(app.jobs, &app);
+    jobs_register_metrics(app.jobs);
     app.http = http_server_new(&ho, app.router, &app);
-    if (http_server_start(app.http) < 0) {
+    if (jobs_start(app.jobs) < 0 || http_server_start(app.http) < 0) {
+        jobs_stop(app.jobs, 0);
+        jobs_free(app.jobs);
         http_server_free(app.http);
         router_free(app.router);
         catalog_follow_stop();
@@ -139,18 +327,17 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
     log_info("serve", "listening on http://%s:%d (database %s, %d routes)", cfg->host,
              http_server_port(app.http), db_kind_name(app.db), (int)router_count(app.router));
 
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    int sig = 0;
-    sigwait(&set, &sig);
+    int sig = wait_for_signal();
     log_info("serve", "received %s; draining (deadline %llds)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
              cfg->shutdown_timeout);
+    int64_t t0 = time_now_ms();
     int left = http_server_shutdown(app.http, (int)cfg->shutdown_timeout * 1000);
     if (left) log_warn("serve", "%d requests were still in flight at the deadline", left);
+    int64_t remaining = cfg->shutdown_timeout * 1000 - (time_now_ms() - t0);
+    jobs_stop(app.jobs, remaining > 0 ? (int)remaining : 0);
     http_server_free(app.http);
     router_free(app.router);
+    jobs_free(app.jobs);
     catalog_follow_stop();
     catalog_cache_shutdown();
     search_cache_shutdown();
@@ -264,6 +451,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "serve")) rc = cmd_serve(&cfg, nrest, rest);
     else if (!strcmp(cmd, "migrate")) rc = cmd_migrate(&cfg, nrest, rest);
     else if (!strcmp(cmd, "seed")) rc = cmd_seed(&cfg, nrest, rest);
+    else if (!strcmp(cmd, "worker")) rc = cmd_worker(&cfg, nrest, rest);
+    else if (!strcmp(cmd, "jobs")) rc = cmd_jobs(&cfg, nrest, rest);
     else {
         fprintf(stderr, "mercato: unknown command '%s' (see mercato help)\n", cmd);
         rc = 2;

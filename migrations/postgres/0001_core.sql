@@ -6,15 +6,19 @@ CREATE TABLE events (
     type        TEXT      NOT NULL,
     subject     TEXT      NOT NULL,
     actor       TEXT,
+    owner       TEXT,
     payload     TEXT      NOT NULL DEFAULT '{}',
     created_at  BIGINT    NOT NULL
 );
 CREATE INDEX events_subject ON events (subject, id);
 CREATE INDEX events_created ON events (created_at);
+CREATE INDEX events_owner ON events (owner, id) WHERE owner IS NOT NULL;
 
 CREATE TABLE event_consumers (
     name        TEXT      PRIMARY KEY,
     last_id     BIGINT    NOT NULL DEFAULT 0,
+    locked_by   TEXT,
+    locked_until BIGINT,
     updated_at  BIGINT    NOT NULL
 );
 

@@ -36,6 +36,15 @@
     X(log_level, "log-level", "MERCATO_LOG_LEVEL", STR, "info", 0, 0, 0, "debug, info, warn or error")        \
     X(access_log, "access-log", "MERCATO_ACCESS_LOG", BOOL, "true", 0, 1, 0, "one JSON line per request")      \
     X(workers, "workers", "MERCATO_WORKERS", INT, "2", 0, 256, 0, "job worker threads inside serve (0 = none)") \
+    X(job_batch, "job-batch", "MERCATO_JOB_BATCH", INT, "32", 1, 256, 0, "jobs claimed per worker round trip")  \
+    X(job_lease, "job-lease", "MERCATO_JOB_LEASE", INT, "30", 1, 3600, 0,                                      \
+      "seconds a claimed job stays leased without a heartbeat")                                              \
+    X(job_poll_ms, "job-poll-ms", "MERCATO_JOB_POLL_MS", INT, "200", 5, 60000, 0,                              \
+      "longest idle wait between job claims (ms)")                                                           \
+    X(job_retention, "job-retention", "MERCATO_JOB_RETENTION", INT, "168", 1, 87600, 0,                         \
+      "hours to keep finished jobs and consumed events")                                                     \
+    X(worker_port, "worker-port", "MERCATO_WORKER_PORT", INT, "0", 0, 65535, 0,                                \
+      "mercato worker: serve /healthz, /readyz, /metrics on this port (0 = no listener)")                   \
     X(admin_token, "admin-token", "MERCATO_ADMIN_TOKEN", STR, "", 0, 0, 1,                                     \
       "static bearer token with admin rights for operations (empty = disabled)")                              \
     X(demo, "demo", "MERCATO_DEMO", BOOL, "false", 0, 1, 0, "load the small demo data set into an empty database") \

@@ -33,6 +33,13 @@ db_t *db_of(db_conn_t *c) { return c->db; }
 db_kind_t db_conn_kind(const db_conn_t *c) { return c->kind; }
 bool db_in_tx(const db_conn_t *c) { return c->in_tx; }
 
+bool db_tx_mark(db_conn_t *c, unsigned bit)
+{
+    if (c->tx_flags & bit) return false;
+    c->tx_flags |= bit;
+    return true;
+}
+
 static void conn_free(db_conn_t *c)
 {
     for (size_t i = 0; i < c->cap; i++)
@@ -305,6 +312,7 @@ int db_begin_read(db_conn_t *c)
 static void end_tx(db_conn_t *c)
 {
     c->in_tx = 0;
+    c->tx_flags = 0;
     if (c->holds_write_lock) {
         c->holds_write_lock = 0;
         pthread_mutex_unlock(&c->db->write_mu);

@@ -82,6 +82,11 @@ int db_begin_read(db_conn_t *c);
 int db_commit(db_conn_t *c);
 int db_rollback(db_conn_t *c);
 bool db_in_tx(const db_conn_t *c);
+/* Per-transaction marks for work that must happen once per transaction
+ * (e.g. taking an advisory lock): returns true the first time bit is marked
+ * in the current transaction, false afterwards.  Marks clear at commit and
+ * rollback. */
+bool db_tx_mark(db_conn_t *c, unsigned bit);
 
 /* Runs fn inside a write transaction, retrying up to 10 times on DB_EBUSY
  * (so fn must not keep side effects outside the database between tries).

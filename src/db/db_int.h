@@ -42,6 +42,7 @@ struct db_conn {
     int depth;
     int in_tx;
     int holds_write_lock;
+    unsigned tx_flags; /* per-transaction flags, cleared at commit/rollback */
     cache_slot_t *slots;
     size_t cap, n;
     int next_stmt;

@@ -741,9 +741,9 @@ static int request_head(http_req_t *req, const char *method)
     return 0;
 }
 
-static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                 const char *version, const char *upload_data, size_t *upload_data_size,
-                                 void **con_cls)
+static enum MHD_Result access_inner(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                    const char *version, const char *upload_data, size_t *upload_data_size,
+                                    void **con_cls)
 {
     (void)cls;
     (void)url;
@@ -791,6 +791,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     if (req->phase != 1) return MHD_YES;
     req->phase = 3;
     log_set_context(req->request_id, req->trace_id);
+    log_set_traceparent(req->traceparent);
     if (req->body_too_big) {
         char detail[128];
         snprintf(detail, sizeof detail, "The request body exceeds the limit of %zu bytes.", req->srv->opts.body_max);
@@ -800,6 +801,17 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     if (req->srv->pre_hook && req->srv->pre_hook(req, req->match.route->flags)) return queue(req);
     req->match.route->handler(req);
     return queue(req);
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                 const char *version, const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    enum MHD_Result rc = access_inner(cls, conn, url, method, version, upload_data, upload_data_size, con_cls);
+    /* this thread goes on to other connections: do not leak the context */
+    log_set_context(NULL, NULL);
+    log_set_traceparent(NULL);
+    return rc;
 }
 
 static int status_slot(int status)
@@ -853,6 +865,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
         }
     }
     log_set_context(NULL, NULL);
+    log_set_traceparent(NULL);
     if (req->counted) atomic_fetch_sub(&s->inflight, 1);
     if (req->resp) MHD_destroy_response(req->resp);
     if (req->json_body) json_decref(req->json_body);

@@ -28,6 +28,8 @@ typedef struct event {
     const char *type;     /* "order.created", "product.published" ... */
     const char *subject;  /* the id of the object it is about */
     const char *actor;    /* who caused it (user/client id, "system") or NULL */
+    const char *owner;    /* the account it concerns (a customer's usr_ id), or NULL;
+                             /v1/me/stream shows a user the events they own */
     const char *payload;  /* JSON object text */
     int64_t created_at;   /* epoch ms */
 } event_t;
@@ -36,6 +38,9 @@ typedef struct event {
  * {}).  Returns the event id (> 0) or a negative DB_* error. */
 int64_t event_append(db_conn_t *c, const char *type, const char *subject, const char *actor,
                      json_t *payload);
+/* The same with the account the event concerns (see event_t.owner). */
+int64_t event_append_owned(db_conn_t *c, const char *type, const char *subject, const char *actor,
+                           const char *owner, json_t *payload);
 
 /* Calls fn for up to limit events with id > after_id, in id order.  When
  * subject is non-NULL only that subject's events.  fn returns non-zero to
@@ -43,6 +48,8 @@ int64_t event_append(db_conn_t *c, const char *type, const char *subject, const 
  * The event's strings are valid only during the callback. */
 typedef int (*event_fn)(const event_t *ev, void *ctx);
 int event_read(db_conn_t *c, int64_t after_id, const char *subject, int limit, event_fn fn, void *ctx);
+/* Like event_read, for the events owned by one account. */
+int event_read_owner(db_conn_t *c, int64_t after_id, const char *owner, int limit, event_fn fn, void *ctx);
 
 /* The newest event id (0 when empty). */
 int64_t event_last_id(db_conn_t *c);

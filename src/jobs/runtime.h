@@ -36,8 +36,9 @@ void jobs_fail(job_run_t *run, const char *fmt, ...) __attribute__((format(print
 db_t *jobs_run_db(job_run_t *run);
 /* Extends the lease of a long-running job (called automatically too). */
 void jobs_heartbeat(job_run_t *run);
-/* Asks a job to be retried later without counting as a failure, e.g. when
- * a remote asked us to wait (Retry-After).  Returns JOB_RETRY for chaining. */
+/* Sets the delay before the next attempt instead of the exponential
+ * backoff, e.g. when a remote asked us to wait (Retry-After).  The attempt
+ * still counts.  Returns JOB_RETRY for chaining: return jobs_retry_after(...). */
 int jobs_retry_after(job_run_t *run, int64_t delay_ms);
 
 typedef struct jobs_opts {
@@ -47,6 +48,7 @@ typedef struct jobs_opts {
     int64_t poll_ms;        /* idle poll interval (default 200) */
     const char *worker_id;  /* locked_by prefix; default host:pid */
     int64_t retention_ms;   /* purge completed jobs / consumed events older than this (default 7 days) */
+    int64_t watch_ms;       /* local event watcher poll interval (default 25) */
 } jobs_opts_t;
 
 jobs_t *jobs_new(db_t *db, const jobs_opts_t *opts);
@@ -56,9 +58,18 @@ void jobs_free(jobs_t *rt);
 void jobs_register(jobs_t *rt, const char *queue, job_handler_fn fn, void *ctx);
 /* A recurring job: 5-field cron expression in UTC.  -1 for a bad expression. */
 int jobs_schedule(jobs_t *rt, const char *name, const char *cron, const char *queue, json_t *payload);
-/* An event-log consumer, called in order for every event at least once. */
+/* A shared event-log consumer: called in id order for every event, at least
+ * once, by exactly one process at a time across all instances (the cursor
+ * and a lease live in event_consumers).  fn returns 0 when the event is
+ * handled; non-zero stops the batch and the event is offered again later.
+ * Runs on the scheduler thread, so only in processes with workers. */
 typedef int (*event_consumer_fn)(db_t *db, const event_t *ev, void *ctx);
 void jobs_consume_events(jobs_t *rt, const char *name, event_consumer_fn fn, void *ctx);
+/* A local watcher: called in this process for every event committed after
+ * start-up, in id order, within tens of milliseconds (in-process caches,
+ * live streams).  Every instance runs its own watchers, workers or not. */
+typedef void (*event_watch_fn)(const event_t *ev, void *ctx);
+void jobs_watch_events(jobs_t *rt, event_watch_fn fn, void *ctx);
 
 int jobs_start(jobs_t *rt);
 /* Drains and joins the threads (see the file comment). */

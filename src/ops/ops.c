@@ -7,6 +7,7 @@
  */
 #include "ops/ops.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "app/app.h"
@@ -78,11 +79,17 @@ static void post_echo(http_req_t *req)
     http_respond_json(req, 200, out);
 }
 
-void ops_routes(router_t *r)
+void ops_probe_routes(router_t *r)
 {
     router_add(r, HTTP_GET, "/healthz", get_healthz, HTTP_ROUTE_NO_LOG);
     router_add(r, HTTP_GET, "/readyz", get_readyz, HTTP_ROUTE_NO_LOG);
     router_add(r, HTTP_GET, "/metrics", get_metrics, HTTP_ROUTE_NO_LOG);
+}
+
+void ops_routes(router_t *r)
+{
+    ops_probe_routes(r);
+    ops_jobs_routes(r);
     router_add(r, HTTP_GET, "/openapi.json", get_openapi, 0);
     router_add(r, HTTP_GET, "/docs", get_docs, 0);
     router_add(r, HTTP_POST, "/v1/echo", post_echo, 0);

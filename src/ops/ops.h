@@ -8,5 +8,9 @@
 #include "http/router.h"
 
 void ops_routes(router_t *r);
+/* Only /healthz, /readyz and /metrics (the listener of `mercato worker`). */
+void ops_probe_routes(router_t *r);
+/* The job queue's admin API (jobs_api.c). */
+void ops_jobs_routes(router_t *r);
 
 #endif

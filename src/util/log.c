@@ -23,6 +23,7 @@ typedef struct {
 static log_level_t g_level = LOG_INFO;
 static __thread const char *t_request_id;
 static __thread const char *t_trace_id;
+static __thread const char *t_traceparent;
 static __thread line_t t_line;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
@@ -45,6 +46,9 @@ void log_set_context(const char *request_id, const char *trace_id)
     t_request_id = request_id;
     t_trace_id = trace_id;
 }
+
+void log_set_traceparent(const char *traceparent) { t_traceparent = traceparent; }
+const char *log_traceparent(void) { return t_traceparent; }
 
 /* room kept for the closing of a truncated line */
 #define TAIL_RESERVE 48

@@ -25,6 +25,10 @@ int log_level_parse(const char *s, log_level_t *out);
 /* Thread-local request context included in every line (NULL clears). Borrowed:
  * the strings must outlive the context (the request arena owns them). */
 void log_set_context(const char *request_id, const char *trace_id);
+/* Thread-local W3C traceparent of the work in progress (request or job), so
+ * that jobs enqueued and outgoing calls made now can carry it on.  Borrowed. */
+void log_set_traceparent(const char *traceparent);
+const char *log_traceparent(void);
 
 /* Message with printf-style text, e.g. log_msg(LOG_ERROR, "db", "open failed: %s", err). */
 void log_msg(log_level_t lvl, const char *component, const char *fmt, ...)

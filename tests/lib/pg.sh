@@ -41,13 +41,16 @@ start)
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
     as_user "$BIN/initdb" -D "$dir/data" -U mercato --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
         { cat "$dir/initdb.log" >&2; exit 1; }
+    # tests trade durability for speed; PG_DURABLE=1 (benchmarks) keeps fsync
+    # on and only makes commits asynchronous, like SQLite's synchronous=NORMAL
+    if [ "${PG_DURABLE:-0}" = 1 ]; then durability="fsync = on"; else durability="fsync = off
+full_page_writes = off"; fi
     cat >>"$dir/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
-fsync = off
+$durability
 synchronous_commit = off
-full_page_writes = off
 max_connections = 300
 shared_buffers = 128MB
 CONF

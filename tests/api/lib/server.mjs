@@ -35,7 +35,10 @@ export function freshDatabase() {
  */
 export async function startServer(opts = {}) {
   const db = opts.db || freshDatabase();
-  const args = [opts.cmd || 'serve', '--port', '0', '--shutdown-timeout', '5', ...(opts.args || [])];
+  const cmd = opts.cmd || 'serve';
+  const args = cmd === 'serve' ? ['serve', '--port', '0', '--shutdown-timeout', '5', ...(opts.args || [])]
+    : [cmd, ...(opts.args || [])];
+  const readyRe = opts.ready || /listening on http:\/\/[\d.]+:(\d+)/;
   const env = { ...process.env, DATABASE_URL: db.url, MERCATO_DATA_DIR: db.dir || mkdtempSync(join(tmpdir(), 'mercato-data-')), ...(opts.env || {}) };
   const proc = spawn(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs = [];
@@ -52,8 +55,8 @@ export async function startServer(opts = {}) {
         let parsed = null;
         try { parsed = JSON.parse(line); } catch { /* not JSON: keep raw */ }
         logs.push({ raw: line, json: parsed });
-        const m = /listening on http:\/\/[\d.]+:(\d+)/.exec(line);
-        if (m && !port) { port = Number(m[1]); clearTimeout(timer); resolve(); }
+        const m = readyRe.exec(line);
+        if (m && !port) { port = Number(m[1] || -1); clearTimeout(timer); resolve(); }
       }
     });
     proc.on('exit', (code) => { clearTimeout(timer); if (!port) reject(new Error(`server exited with ${code}:\n` + logs.map(l => l.raw).join('\n'))); });
@@ -77,6 +80,28 @@ export async function startServer(opts = {}) {
     },
   };
   return server;
+}
+
+/** Runs a mercato CLI command against a database; returns { code, stdout, stderr }. */
+export function cli(dbUrl, args, env = {}) {
+  try {
+    const stdout = execFileSync(BIN, args, { env: { ...process.env, DATABASE_URL: dbUrl, MERCATO_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    return { code: 0, stdout, stderr: '' };
+  } catch (e) {
+    return { code: e.status, stdout: e.stdout?.toString() || '', stderr: e.stderr?.toString() || '' };
+  }
+}
+
+/** Polls fn until it returns a truthy value (or throws after timeoutMs). */
+export async function eventually(fn, timeoutMs = 10000, what = 'condition') {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
 }
 
 /** fetch + JSON helper: returns { status, headers, body, text }. */

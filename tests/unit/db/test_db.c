@@ -1,0 +1,264 @@
+/*
+ * test_db.c — the storage interface on the configured backend: statements,
+ * types, transactions and retry, error mapping, migrations, concurrency,
+ * and the event log.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+
+#include "db/db.h"
+#include "db/migrate.h"
+#include "jobs/events.h"
+#include "testdb.h"
+
+static db_t *open_fresh(void)
+{
+    db_t *db = NULL;
+    char err[256];
+    const char *url = testdb_new();
+    assert_int_equal(db_open(&db, url, NULL, err, sizeof err), 0);
+    int applied;
+    assert_int_equal(db_migrate(db, &applied, err, sizeof err), 0);
+    assert_true(applied >= 1);
+    return db;
+}
+
+DB_SQL(q_mk, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, n BIGINT)");
+DB_SQL(q_ins, "INSERT INTO t (id, name, n) VALUES ($1, $2, $3)");
+DB_SQL(q_sel, "SELECT id, name, n FROM t WHERE id = $1");
+DB_SQL(q_sel_all, "SELECT id FROM t ORDER BY id");
+DB_SQL(q_twice, "SELECT CAST($1 AS BIGINT) + CAST($1 AS BIGINT)");
+DB_SQL(q_count, "SELECT COUNT(*) FROM t");
+DB_SQL(q_inc, "UPDATE t SET n = n + 1 WHERE id = $1");
+
+static void test_statements_and_types(void **state)
+{
+    (void)state;
+    db_t *db = open_fresh();
+    db_conn_t *c = db_acquire(db);
+    assert_non_null(c);
+    assert_int_equal(db_exec_script(c, q_mk.sqlite), 0);
+    assert_int_equal(db_exec(c, &q_ins, "isL", 1, "wörld ✓", (int64_t)9007199254740993LL), 1);
+    assert_int_equal(db_exec(c, &q_ins, "iNL", 2, (int64_t)-5), 1);
+    int rc;
+    db_stmt_t *st = db_query(c, &q_sel, &rc, "i", 1);
+    assert_non_null(st);
+    assert_int_equal(rc, DB_ROW);
+    assert_int_equal(db_col_int(st, 0), 1);
+    assert_string_equal(db_col_text(st, 1), "wörld ✓");
+    assert_int_equal(db_col_len(st, 1), strlen("wörld ✓"));
+    assert_true(db_col_int(st, 2) == 9007199254740993LL);
+    assert_int_equal(db_step(st), DB_DONE);
+    db_reset(st);
+    st = db_query(c, &q_sel, &rc, "i", 2);
+    assert_int_equal(rc, DB_ROW);
+    assert_true(db_col_is_null(st, 1));
+    assert_null(db_col_text(st, 1));
+    assert_int_equal(db_col_int(st, 2), -5);
+    db_reset(st);
+    st = db_query(c, &q_sel, &rc, "i", 3);
+    assert_non_null(st);
+    assert_int_equal(rc, DB_DONE);
+    db_reset(st);
+    /* the same placeholder twice */
+    st = db_query(c, &q_twice, &rc, "i", 21);
+    assert_int_equal(rc, DB_ROW);
+    assert_int_equal(db_col_int(st, 0), 42);
+    db_reset(st);
+    /* unique violation maps to DB_ECONSTRAINT */
+    assert_int_equal(db_exec(c, &q_ins, "isL", 3, "wörld ✓", (int64_t)0), DB_ECONSTRAINT);
+    /* a statement in use is not handed out twice */
+    st = db_query(c, &q_sel_all, &rc, "");
+    assert_int_equal(rc, DB_ROW);
+    db_stmt_t *st2 = db_query(c, &q_sel_all, &rc, "");
+    assert_non_null(st2);
+    assert_ptr_not_equal(st, st2);
+    assert_int_equal(db_col_int(st2, 0), 1);
+    db_reset(st2);
+    assert_int_equal(db_col_int(st, 0), 1);
+    assert_int_equal(db_step(st), DB_ROW);
+    assert_int_equal(db_col_int(st, 0), 2);
+    db_reset(st);
+    /* nested acquire returns the same connection */
+    db_conn_t *c2 = db_acquire(db);
+    assert_ptr_equal(c, c2);
+    db_release(c2);
+    db_release(c);
+    assert_int_equal(db_ping(db), 0);
+    db_close(db);
+}
+
+static int tx_insert(db_conn_t *c, void *ctx)
+{
+    int *v = ctx;
+    if (db_exec(c, &q_ins, "isL", *v, NULL, (int64_t)0) < 0) return DB_ERR;
+    return *v == 99 ? 7 : 0; /* 7: an application-level abort */
+}
+
+static void test_transactions(void **state)
+{
+    (void)state;
+    db_t *db = open_fresh();
+    db_conn_t *c = db_acquire(db);
+    assert_int_equal(db_exec_script(c, q_mk.sqlite), 0);
+    assert_int_equal(db_begin(c), 0);
+    assert_true(db_in_tx(c));
+    assert_int_equal(db_exec(c, &q_ins, "isL", 1, "a", (int64_t)0), 1);
+    assert_int_equal(db_rollback(c), 0);
+    assert_false(db_in_tx(c));
+    int rc;
+    db_stmt_t *st = db_query(c, &q_count, &rc, "");
+    assert_int_equal(db_col_int(st, 0), 0);
+    db_reset(st);
+    assert_int_equal(db_begin(c), 0);
+    assert_int_equal(db_begin(c), DB_ERR); /* no nesting */
+    assert_int_equal(db_exec(c, &q_ins, "isL", 1, "a", (int64_t)0), 1);
+    assert_int_equal(db_commit(c), 0);
+    db_release(c);
+    int v = 5;
+    assert_int_equal(db_tx(db, tx_insert, &v), 0);
+    v = 99;
+    assert_int_equal(db_tx(db, tx_insert, &v), 7);
+    c = db_acquire(db);
+    st = db_query(c, &q_count, &rc, "");
+    assert_int_equal(db_col_int(st, 0), 2); /* ids 1 and 5; 99 rolled back */
+    db_reset(st);
+    assert_true(db_tx_mark(c, 1) == false || true); /* outside a tx marks are meaningless but harmless */
+    db_release(c);
+    db_close(db);
+}
+
+typedef struct {
+    db_t *db;
+    int n;
+} inc_ctx_t;
+
+static int tx_inc(db_conn_t *c, void *ctx)
+{
+    (void)ctx;
+    int64_t r = db_exec(c, &q_inc, "i", 1);
+    return r == 1 ? 0 : (r < 0 ? (int)r : DB_ERR);
+}
+
+static void *inc_thread(void *arg)
+{
+    inc_ctx_t *ic = arg;
+    for (int i = 0; i < ic->n; i++)
+        if (db_tx(ic->db, tx_inc, NULL) != 0) abort();
+    return NULL;
+}
+
+static void test_concurrent_writers(void **state)
+{
+    (void)state;
+    db_t *db = open_fresh();
+    db_conn_t *c = db_acquire(db);
+    assert_int_equal(db_exec_script(c, q_mk.sqlite), 0);
+    assert_int_equal(db_exec(c, &q_ins, "isL", 1, "counter", (int64_t)0), 1);
+    db_release(c);
+    pthread_t th[4];
+    inc_ctx_t ic = { db, 300 };
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, inc_thread, &ic);
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    c = db_acquire(db);
+    int rc;
+    db_stmt_t *st = db_query(c, &q_sel, &rc, "i", 1);
+    assert_int_equal(db_col_int(st, 2), 1200);
+    db_reset(st);
+    db_release(c);
+    db_close(db);
+}
+
+DB_SQL(q_future, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)");
+
+static void test_migrations_refuse_newer_database(void **state)
+{
+    (void)state;
+    db_t *db = open_fresh();
+    int dbv = 0, binv = 0, applied = 0;
+    char err[256];
+    assert_int_equal(db_schema_version(db, &dbv, &binv), 0);
+    assert_int_equal(dbv, binv);
+    assert_int_equal(db_migrate(db, &applied, err, sizeof err), 0);
+    assert_int_equal(applied, 0); /* idempotent */
+    db_conn_t *c = db_acquire(db);
+    assert_int_equal(db_exec(c, &q_future, ""), 1);
+    db_release(c);
+    assert_int_equal(db_migrate(db, &applied, err, sizeof err), -1);
+    assert_non_null(strstr(err, "refusing"));
+    db_close(db);
+}
+
+static int collect(const event_t *ev, void *ctx)
+{
+    int64_t *ids = ctx;
+    ids[++ids[0]] = ev->id;
+    return 0;
+}
+
+static void test_event_log(void **state)
+{
+    (void)state;
+    db_t *db = open_fresh();
+    db_conn_t *c = db_acquire(db);
+    json_t *p = json_pack("{s:i}", "n", 1);
+    assert_int_equal(db_begin(c), 0);
+    int64_t rolled = event_append(c, "test.rolled_back", "x_1", "system", p);
+    assert_true(rolled > 0);
+    db_rollback(c);
+    assert_int_equal(db_begin(c), 0);
+    int64_t a = event_append(c, "test.a", "x_1", "usr_1", p);
+    int64_t b = event_append(c, "test.b", "x_2", NULL, NULL);
+    assert_int_equal(db_commit(c), 0);
+    int64_t d = event_append(c, "test.c", "x_1", NULL, p); /* autocommit */
+    json_decref(p);
+    assert_true(a > 0 && b > a && d > b);
+    int64_t ids[16] = { 0 };
+    assert_int_equal(event_read(c, 0, NULL, 10, collect, ids), 3);
+    assert_int_equal(ids[0], 3);
+    assert_true(ids[1] == a && ids[2] == b && ids[3] == d);
+    memset(ids, 0, sizeof ids);
+    assert_int_equal(event_read(c, 0, "x_1", 10, collect, ids), 2);
+    assert_true(ids[1] == a && ids[2] == d);
+    memset(ids, 0, sizeof ids);
+    assert_int_equal(event_read(c, a, NULL, 1, collect, ids), 1);
+    assert_true(ids[1] == b);
+    assert_true(event_last_id(c) == d);
+    int64_t cur = -1;
+    assert_int_equal(event_cursor_get(c, "tester", &cur), 0);
+    assert_int_equal(cur, 0);
+    assert_int_equal(event_cursor_set(c, "tester", b), 0);
+    assert_int_equal(event_cursor_get(c, "tester", &cur), 0);
+    assert_true(cur == b);
+    db_release(c);
+    db_close(db);
+}
+
+static void test_bad_url(void **state)
+{
+    (void)state;
+    db_t *db = NULL;
+    char err[256];
+    assert_int_equal(db_open(&db, "mysql://x", NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "DATABASE_URL"));
+    assert_int_equal(db_open(&db, "sqlite:/nonexistent-dir/x/y.db", NULL, err, sizeof err), -1);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0) return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_statements_and_types),
+        cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_concurrent_writers),
+        cmocka_unit_test(test_migrations_refuse_newer_database),
+        cmocka_unit_test(test_event_log),
+        cmocka_unit_test(test_bad_url),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
