@@ -222,7 +222,7 @@ static int seed_categories(db_conn_t *c, rng_t *r, leafref_t *leaves, int *nleav
         ulid(rid, sizeof rid, "cat", BASE_MS - 86400000LL, r);
         snprintf(rpath, sizeof rpath, "/%s/", rid);
         catalog_handle_from_title(slug, sizeof slug, roots[i].name);
-        if (check(db_exec(c, &q_cat, "ssssiL", rid, NULL, roots[i].name, slug, rpath, i, BASE_MS), c, "category") < 0)
+        if (check(db_exec(c, &q_cat, "sssssiL", rid, NULL, roots[i].name, slug, rpath, i, BASE_MS), c, "category") < 0)
             return -1;
         st->categories++;
         for (int j = 0; roots[i].leaves[j].name; j++) {
@@ -233,7 +233,7 @@ static int seed_categories(db_conn_t *c, rng_t *r, leafref_t *leaves, int *nleav
             l->leaf = &roots[i].leaves[j];
             char ls[64];
             catalog_handle_from_title(ls, sizeof ls, l->leaf->name);
-            if (check(db_exec(c, &q_cat, "ssssiL", l->id, rid, l->leaf->name, ls, l->path, j, BASE_MS), c,
+            if (check(db_exec(c, &q_cat, "sssssiL", l->id, rid, l->leaf->name, ls, l->path, j, BASE_MS), c,
                       "category") < 0)
                 return -1;
             st->categories++;
@@ -358,7 +358,7 @@ static int seed_product(db_conn_t *c, arena_t *a, rng_t *r, long i, const leafre
         }
         char sku[48];
         snprintf(sku, sizeof sku, "MC-%06lX-%d", (unsigned long)(i + 1), v + 1);
-        if (check(db_exec(c, &q_var, "ssssLiiL", vid, id, sku, vtitle, opts, prices[v], 150 + pick(r, 2000), v,
+        if (check(db_exec(c, &q_var, "sssssLiiL", vid, id, sku, vtitle, opts, prices[v], 150 + pick(r, 2000), v,
                           created),
                   c, "variant") < 0)
             return -1;
@@ -380,7 +380,7 @@ static int seed_product(db_conn_t *c, arena_t *a, rng_t *r, long i, const leafre
         rng_t cr = { (uint64_t)((author_base + k * 7919) % 50000 + 7) * 0x2545F4914F6CDD1DULL };
         ulid(author, sizeof author, "usr", BASE_MS - 3 * 86400000LL, &cr);
         int x = ratings[k];
-        if (check(db_exec(c, &q_rev, "sssisssL", rid, id, author, x, review_titles[x][pick(r, 3)],
+        if (check(db_exec(c, &q_rev, "sssissL", rid, id, author, x, review_titles[x][pick(r, 3)],
                           review_bodies[x][pick(r, 2)], created + 86400000LL * (k + 1)),
                   c, "review") < 0)
             return -1;

@@ -2,7 +2,9 @@
  * search.c — search execution, facets, suggestions and the answer cache
  * (see search.h).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* qsort_r */
+#endif
 #include "search/search.h"
 
 #include <math.h>
@@ -265,9 +267,15 @@ int search_run(db_conn_t *c, arena_t *a, const search_params_t *p, buf_t *out)
         snprintf(h->id, sizeof h->id, "%s", db_col_text(st, 0));
         h->score = words ? strtod(db_col_text(st, 1), NULL) : 0;
         const char *cat = db_col_text(st, 2);
-        if (cat) cats.counts[intern_idx(&cats, cat, strlen(cat))]++;
+        /* intern first: it may move the counts array */
+        uint32_t k1;
+        if (cat) {
+            k1 = intern_idx(&cats, cat, strlen(cat));
+            cats.counts[k1]++;
+        }
         const char *sel = db_col_text(st, 3);
-        sellers.counts[intern_idx(&sellers, sel, strlen(sel))]++;
+        k1 = intern_idx(&sellers, sel, strlen(sel));
+        sellers.counts[k1]++;
         int64_t price = db_col_int(st, 4);
         int k = NEDGES - 1;
         while (k > 0 && price < edges[k]) k--;
@@ -277,7 +285,10 @@ int search_run(db_conn_t *c, arena_t *a, const search_params_t *p, buf_t *out)
         for (const char *t = db_col_text(st, 7); t && *t;) {
             const char *e = strchr(t, ' ');
             size_t l = e ? (size_t)(e - t) : strlen(t);
-            if (l) tags.counts[intern_idx(&tags, t, l)]++;
+            if (l) {
+                uint32_t k2 = intern_idx(&tags, t, l);
+                tags.counts[k2]++;
+            }
             t = e ? e + 1 : t + l;
         }
         switch (sort) {
