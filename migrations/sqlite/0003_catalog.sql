@@ -113,15 +113,13 @@ CREATE TRIGGER products_fts_delete AFTER DELETE ON products WHEN old.status = 'p
     INSERT INTO product_fts (product_fts, rowid, title, tags, description)
     VALUES ('delete', old.seq, old.title, old.tags, old.description);
 END;
-CREATE TRIGGER products_fts_update_old AFTER UPDATE OF title, tags, description, status ON products
-    WHEN old.status = 'published' BEGIN
+-- One trigger for updates, so the old entry is deleted before the new one is
+-- added (SQLite runs separate triggers for one event in an unspecified order).
+CREATE TRIGGER products_fts_update AFTER UPDATE OF title, tags, description, status ON products BEGIN
     INSERT INTO product_fts (product_fts, rowid, title, tags, description)
-    VALUES ('delete', old.seq, old.title, old.tags, old.description);
-END;
-CREATE TRIGGER products_fts_update_new AFTER UPDATE OF title, tags, description, status ON products
-    WHEN new.status = 'published' BEGIN
+    SELECT 'delete', old.seq, old.title, old.tags, old.description WHERE old.status = 'published';
     INSERT INTO product_fts (rowid, title, tags, description)
-    VALUES (new.seq, new.title, new.tags, new.description);
+    SELECT new.seq, new.title, new.tags, new.description WHERE new.status = 'published';
 END;
 
 CREATE TABLE search_terms (

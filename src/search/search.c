@@ -37,7 +37,7 @@ static char *build(int dialect_pg, int words, const product_filter_t *f)
         buf_puts(&b, "SELECT p.id, 0, " COLS " FROM products p WHERE p.status = $1");
     else if (!dialect_pg)
         buf_puts(&b, "SELECT p.id, -bm25(product_fts, 10.0, 4.0, 1.0), " COLS
-                     " FROM product_fts JOIN products p ON p.seq = product_fts.rowid"
+                     " FROM product_fts CROSS JOIN products p ON p.seq = product_fts.rowid"
                      " WHERE product_fts MATCH $2 AND p.status = $1");
     else
         buf_puts(&b, "SELECT p.id, ts_rank('{0.05, 0.1, 0.4, 1.0}', p.search_vec, plainto_tsquery('mercato_search', $2)), " COLS
