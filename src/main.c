@@ -27,11 +27,15 @@
 #include "app/app.h"
 #include "app/config.h"
 #include "auth/auth.h"
+#include "catalog/cache.h"
+#include "catalog/routes.h"
+#include "catalog/seed.h"
 #include "db/migrate.h"
 #include "jobs/jobq.h"
 #include "jobs/runtime.h"
 #include "mail/mail.h"
 #include "ops/ops.h"
+#include "search/search.h"
 #include "util/log.h"
 #include "util/metrics.h"
 #include "util/timeutil.h"
@@ -48,7 +52,7 @@ static void usage(FILE *out)
             "Commands:\n"
             "  serve              run the HTTP API (and job workers)\n"
             "  migrate            apply pending database migrations\n"
-            "  seed               load demo data into the database\n"
+            "  seed --demo [--products N]   load the deterministic demo catalog\n"
             "  user create        create an account: [--admin|--seller] --email E --password P|- [--name N]\n"
             "  auth rotate-key    put a fresh access-token signing key first in the key file\n"
             "  worker             run job workers only (no API); scale them separately\n"
@@ -298,6 +302,19 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
         db_close(app.db);
         return 1;
     }
+    catalog_start((size_t)cfg->catalog_cache_mb << 20, (size_t)cfg->search_cache_mb << 20);
+    if (cfg->demo) {
+        catalog_seed_stats_t st;
+        int src = catalog_seed_demo(app.db, 300, &st);
+        if (src < 0) {
+            db_close(app.db);
+            return 1;
+        }
+        if (src == 0)
+            log_info("serve", "loaded the demo catalog: %ld products, %ld categories, %ld reviews", st.products,
+                     st.categories, st.reviews);
+    }
+    if (catalog_follow_start(app.db, 200) < 0) log_warn("serve", "the catalog event follower did not start");
     app.router = router_new();
     app_routes(app.router);
     http_server_opts_t ho = {
@@ -323,6 +340,7 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
         http_server_free(app.http);
         router_free(app.router);
         auth_stop();
+        catalog_follow_stop();
         db_close(app.db);
         return 1;
     }
@@ -341,6 +359,9 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
     router_free(app.router);
     jobs_free(app.jobs);
     auth_stop();
+    catalog_follow_stop();
+    catalog_cache_shutdown();
+    search_cache_shutdown();
     db_close(app.db);
     log_info("serve", "stopped");
     return 0;
@@ -376,13 +397,43 @@ static int cmd_migrate(config_t *cfg, int nrest, char **rest)
     return 0;
 }
 
+/* mercato seed --demo [--products N]: the deterministic demo catalog */
 static int cmd_seed(config_t *cfg, int nrest, char **rest)
 {
-    if (reject_extra(nrest, rest, 1) < 0) return 2;
+    long n = 300;
+    for (int i = 1; i < nrest; i++) {
+        const char *a = rest[i], *v = NULL;
+        if (!strcmp(a, "--products") && i + 1 < nrest) v = rest[++i];
+        else if (!strncmp(a, "--products=", 11)) v = a + 11;
+        else {
+            fprintf(stderr, "mercato: unknown option or argument '%s' (usage: mercato seed --demo [--products N])\n", a);
+            return 2;
+        }
+        char *end;
+        n = strtol(v, &end, 10);
+        if (end == v || *end || n < 1 || n > CATALOG_SEED_MAX) {
+            fprintf(stderr, "mercato: --products must be an integer from 1 to %d\n", CATALOG_SEED_MAX);
+            return 2;
+        }
+    }
+    if (!cfg->demo) {
+        fprintf(stderr, "mercato: seed needs --demo (the demo catalog is the only data set)\n");
+        return 2;
+    }
     db_t *db;
     if (open_db(cfg, &db, 1) < 0) return 1;
-    printf("database migrated; no demo data sets are defined in this build\n");
+    catalog_seed_stats_t st;
+    int64_t t0 = time_mono_us();
+    int rc = catalog_seed_demo(db, n, &st);
     db_close(db);
+    if (rc == 1) {
+        fprintf(stderr, "mercato: the catalog is not empty; seed into a fresh database\n");
+        return 1;
+    }
+    if (rc < 0) return 1;
+    printf("seeded %ld products (%ld published), %ld variants, %ld reviews, %ld categories, %ld sellers in %.1f s\n",
+           st.products, st.published, st.variants, st.reviews, st.categories, st.sellers,
+           (double)(time_mono_us() - t0) / 1e6);
     return 0;
 }
 

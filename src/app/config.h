@@ -96,7 +96,11 @@
     X(trusted_proxies, "trusted-proxies", "MERCATO_TRUSTED_PROXIES", STR, "", 0, 0, 0,                             \
       "proxy IPs whose X-Forwarded-For is believed (comma-separated; empty = socket address only)")           \
     X(deny_sync_ms, "deny-sync-ms", "MERCATO_DENY_SYNC_MS", INT, "1000", 50, 60000, 0,                              \
-      "how often revoked tokens from other instances are picked up, ms")
+      "how often revoked tokens from other instances are picked up, ms")                               \
+    X(catalog_cache_mb, "catalog-cache-mb", "MERCATO_CATALOG_CACHE_MB", INT, "48", 0, 65536, 0,                 \
+      "rendered product JSON cache budget in MiB (0 disables)")                                                \
+    X(search_cache_mb, "search-cache-mb", "MERCATO_SEARCH_CACHE_MB", INT, "16", 0, 65536, 0,                    \
+      "search and suggest answer cache budget in MiB (0 disables)")
 
 typedef struct config {
 #define CFG_FIELD_STR char *

@@ -3,10 +3,13 @@
  */
 #include "app/app.h"
 #include "auth/auth.h"
+#include "catalog/routes.h"
 #include "ops/ops.h"
 
 void app_routes(router_t *r)
 {
     ops_routes(r);
     auth_routes(r);
+    catalog_routes(r);
+    search_routes(r);
 }
