@@ -13,6 +13,7 @@
 #include "util/buf.h"
 #include "util/id.h"
 #include "util/mem.h"
+#include "util/str.h"
 
 static const struct {
     const char *name;
@@ -45,6 +46,58 @@ double catalog_score_from_bits(int64_t bits)
     double d;
     memcpy(&d, &bits, sizeof d);
     return d;
+}
+
+int catalog_filter_parse(product_filter_t *f, const char **category, catalog_query_fn get, void *ctx, arena_t *a,
+                         const catalog_actor_t *actor, const char **field, const char **message)
+{
+    memset(f, 0, sizeof *f);
+    f->status = PRODUCT_PUBLISHED;
+    *category = NULL;
+    *field = *message = NULL;
+    const char *v;
+#define BAD(fl, msg) do { *field = (fl); *message = (msg); return -1; } while (0)
+    if ((v = get(ctx, "category")) && *v) *category = v;
+    if ((v = get(ctx, "tag")) && *v) {
+        char *t = arena_alloc(a, CAT_TAG_MAX + 1);
+        if (catalog_tag_normalize(t, CAT_TAG_MAX + 1, v) < 0) BAD("tag", "tags are 1 to 32 letters, digits and '-'");
+        f->tag = t;
+    }
+    if ((v = get(ctx, "seller")) && *v) {
+        if (!strcmp(v, "me") && actor->id) v = actor->id;
+        if (strlen(v) >= 48 || (!id_valid(v, strlen(v), "usr") && !(actor->admin && !strcmp(v, "operator"))))
+            BAD("seller", "must be a user id (usr_...) or \"me\"");
+        f->seller_id = v;
+    }
+    static const char *const names[2] = { "price_min", "price_max" };
+    for (int i = 0; i < 2; i++) {
+        if (!(v = get(ctx, names[i])) || !*v) continue;
+        long long n;
+        if (str_to_i64(str_from(v), &n) < 0 || n < 0 || n > CAT_PRICE_MAX)
+            BAD(names[i], "must be an integer amount of minor units (e.g. 1999 for 19.99)");
+        if (i == 0) f->has_price_min = true, f->price_min = n;
+        else f->has_price_max = true, f->price_max = n;
+    }
+    if ((v = get(ctx, "currency")) && *v) {
+        if (!catalog_currency_valid(v)) BAD("currency", "must be an ISO 4217 code such as EUR");
+        f->currency = v;
+    }
+    if ((v = get(ctx, "rating_min")) && *v) {
+        char *end;
+        double d = strtod(v, &end);
+        if (end == v || *end || !(d >= 0 && d <= 5)) BAD("rating_min", "must be a number from 0 to 5");
+        f->rating_min = (int)(d * 100 + 0.5);
+    }
+    if ((v = get(ctx, "status")) && *v) {
+        product_status_t s = product_status_parse(v);
+        if (!s) BAD("status", "one of draft, pending_review, published, rejected, archived");
+        if (s != PRODUCT_PUBLISHED && !actor->admin &&
+            !(actor->id && f->seller_id && strcmp(f->seller_id, actor->id) == 0))
+            return actor->id ? -3 : -2;
+        f->status = s;
+    }
+#undef BAD
+    return 0;
 }
 
 char *catalog_cursor_encode(arena_t *a, const catalog_cursor_t *c)

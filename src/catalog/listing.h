@@ -66,6 +66,19 @@ typedef struct catalog_cursor {
     char id[48];
 } catalog_cursor_t;
 
+/* Reads the filter parameters shared by the product list and search from a
+ * query (get(ctx, name) returns a parameter's value or NULL) into out, for
+ * this actor.  Pure: no database.  The category is not resolved here: its
+ * raw value (id or slug) is left in *category (NULL when absent) for the
+ * caller to turn into out->category_path.  Strings in out point into the
+ * query values or into arena a.  Returns 0; -1 for an invalid value (field
+ * and message say which and why, for a 422); -2 when listing unpublished
+ * products needs a signed-in caller (401); -3 when this caller may not list
+ * them (403). */
+typedef const char *(*catalog_query_fn)(void *ctx, const char *name);
+int catalog_filter_parse(product_filter_t *out, const char **category, catalog_query_fn get, void *ctx, arena_t *a,
+                         const catalog_actor_t *actor, const char **field, const char **message);
+
 /* Encodes a cursor (arena string). */
 char *catalog_cursor_encode(arena_t *a, const catalog_cursor_t *c);
 /* Decodes; 0 ok, -1 malformed. */

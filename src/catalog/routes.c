@@ -147,16 +147,31 @@ static void get_product(http_req_t *req)
     catalog_blob_release(b);
 }
 
-/* Reads the filter parameters shared by the list and search.  On a bad
- * value it answers 422 and returns -1. */
+static const char *query_get(void *ctx, const char *name) { return http_query((http_req_t *)ctx, name); }
+
+/* Reads the filter parameters shared by the list and search
+ * (catalog_filter_parse) and resolves the category.  On a bad value it
+ * answers (401, 403 or 422) and returns -1. */
 int catalog_parse_filter(http_req_t *req, db_conn_t *c, const catalog_actor_t *actor, product_filter_t *f)
 {
-    memset(f, 0, sizeof *f);
-    f->status = PRODUCT_PUBLISHED;
-    arena_t *a = http_arena(req);
-    const char *v;
-    if ((v = http_query(req, "category")) && *v) {
-        int rc = category_resolve_path(c, v, f->category_path, sizeof f->category_path);
+    const char *category, *field, *message;
+    int rc = catalog_filter_parse(f, &category, query_get, req, http_arena(req), actor, &field, &message);
+    if (rc == -1) {
+        catalog_invalid_param(req, field, message);
+        return -1;
+    }
+    if (rc == -2) {
+        http_set_header(req, "WWW-Authenticate", "Bearer");
+        http_respond_problem(req, 401, "unauthorized", "Unauthorized", "Sign in to list unpublished products.");
+        return -1;
+    }
+    if (rc == -3) {
+        http_respond_problem(req, 403, "forbidden", "Forbidden",
+                             "Sellers list their own unpublished products with seller=me; admins any.");
+        return -1;
+    }
+    if (category) {
+        rc = category_resolve_path(c, category, f->category_path, sizeof f->category_path);
         if (rc == CAT_ENOTFOUND) {
             catalog_invalid_param(req, "category", "no such category (give its id or slug)");
             return -1;
@@ -167,68 +182,6 @@ int catalog_parse_filter(http_req_t *req, db_conn_t *c, const catalog_actor_t *a
             return -1;
         }
         f->has_category = true;
-    }
-    if ((v = http_query(req, "tag")) && *v) {
-        char *t = arena_alloc(a, CAT_TAG_MAX + 1);
-        if (catalog_tag_normalize(t, CAT_TAG_MAX + 1, v) < 0) {
-            catalog_invalid_param(req, "tag", "tags are 1 to 32 letters, digits and '-'");
-            return -1;
-        }
-        f->tag = t;
-    }
-    if ((v = http_query(req, "seller")) && *v) {
-        if (!strcmp(v, "me") && actor->id) v = actor->id;
-        if (strlen(v) >= 48 || (!id_valid(v, strlen(v), "usr") && !(actor->admin && !strcmp(v, "operator")))) {
-            catalog_invalid_param(req, "seller", "must be a user id (usr_...) or \"me\"");
-            return -1;
-        }
-        f->seller_id = v;
-    }
-    const char *names[2] = { "price_min", "price_max" };
-    for (int i = 0; i < 2; i++) {
-        if (!(v = http_query(req, names[i])) || !*v) continue;
-        long long n;
-        if (str_to_i64(str_from(v), &n) < 0 || n < 0 || n > CAT_PRICE_MAX) {
-            catalog_invalid_param(req, names[i], "must be an integer amount of minor units (e.g. 1999 for 19.99)");
-            return -1;
-        }
-        if (i == 0) f->has_price_min = true, f->price_min = n;
-        else f->has_price_max = true, f->price_max = n;
-    }
-    if ((v = http_query(req, "currency")) && *v) {
-        if (!catalog_currency_valid(v)) {
-            catalog_invalid_param(req, "currency", "must be an ISO 4217 code such as EUR");
-            return -1;
-        }
-        f->currency = v;
-    }
-    if ((v = http_query(req, "rating_min")) && *v) {
-        char *end;
-        double d = strtod(v, &end);
-        if (end == v || *end || !(d >= 0 && d <= 5)) {
-            catalog_invalid_param(req, "rating_min", "must be a number from 0 to 5");
-            return -1;
-        }
-        f->rating_min = (int)(d * 100 + 0.5);
-    }
-    if ((v = http_query(req, "status")) && *v) {
-        product_status_t s = product_status_parse(v);
-        if (!s) {
-            catalog_invalid_param(req, "status", "one of draft, pending_review, published, rejected, archived");
-            return -1;
-        }
-        if (s != PRODUCT_PUBLISHED && !actor->admin &&
-            !(actor->id && f->seller_id && strcmp(f->seller_id, actor->id) == 0)) {
-            if (!actor->id) {
-                http_set_header(req, "WWW-Authenticate", "Bearer");
-                http_respond_problem(req, 401, "unauthorized", "Unauthorized", "Sign in to list unpublished products.");
-            } else {
-                http_respond_problem(req, 403, "forbidden", "Forbidden",
-                                     "Sellers list their own unpublished products with seller=me; admins any.");
-            }
-            return -1;
-        }
-        f->status = s;
     }
     return 0;
 }

@@ -13,7 +13,7 @@
  * plainto_tsquery(), which has no operators at all.
  *
  * Pure functions over bytes: no database, no globals; fuzzed by
- * tests/fuzz/fuzz_search_text.c.
+ * tests/fuzz/fuzz_search_query.c.
  */
 #ifndef MERCATO_SEARCH_TEXT_H
 #define MERCATO_SEARCH_TEXT_H
