@@ -693,7 +693,7 @@ static void run_transition(http_req_t *req, trans_op_t *t)
         snprintf(d, sizeof d, "An order that is %s cannot become %s (for you).", order_status_name(t->from),
                  order_status_name(t->to));
         return http_respond_problem_ext(req, 409, "invalid-transition", "Transition Not Allowed", d,
-                                        json_pack("{s:s, s:s}", "status", order_status_name(t->from), "to",
+                                        json_pack("{s:s, s:s}", "current_status", order_status_name(t->from), "requested_status",
                                                   order_status_name(t->to)));
     }
     db_failed(req, rc);
