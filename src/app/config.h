@@ -100,7 +100,11 @@
     X(catalog_cache_mb, "catalog-cache-mb", "MERCATO_CATALOG_CACHE_MB", INT, "48", 0, 65536, 0,                 \
       "rendered product JSON cache budget in MiB (0 disables)")                                                \
     X(search_cache_mb, "search-cache-mb", "MERCATO_SEARCH_CACHE_MB", INT, "16", 0, 65536, 0,                    \
-      "search and suggest answer cache budget in MiB (0 disables)")
+      "search and suggest answer cache budget in MiB (0 disables)")                                        \
+    X(reservation_ttl, "reservation-ttl", "MERCATO_RESERVATION_TTL", INT, "900", 1, 604800, 0,                  \
+      "seconds an unpaid order holds its stock before it is cancelled")                                      \
+    X(cart_ttl, "cart-ttl", "MERCATO_CART_TTL", INT, "1209600", 60, 31536000, 0,                               \
+      "seconds of inactivity after which a cart expires")
 
 typedef struct config {
 #define CFG_FIELD_STR char *
