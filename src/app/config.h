@@ -100,7 +100,11 @@
     X(catalog_cache_mb, "catalog-cache-mb", "MERCATO_CATALOG_CACHE_MB", INT, "48", 0, 65536, 0,                 \
       "rendered product JSON cache budget in MiB (0 disables)")                                                \
     X(search_cache_mb, "search-cache-mb", "MERCATO_SEARCH_CACHE_MB", INT, "16", 0, 65536, 0,                    \
-      "search and suggest answer cache budget in MiB (0 disables)")
+      "search and suggest answer cache budget in MiB (0 disables)")                                        \
+    X(fulfilment_carrier, "fulfilment-carrier", "MERCATO_FULFILMENT_CARRIER", STR, "demo", 0, 0, 0,             \
+      "carrier assigned to new shipments (\"demo\" = the built-in carrier that advances them on a timer)")  \
+    X(demo_carrier_step, "demo-carrier-step", "MERCATO_DEMO_CARRIER_STEP", INT, "20", 0, 86400, 0,              \
+      "seconds between the demo carrier's tracking events")
 
 typedef struct config {
 #define CFG_FIELD_STR char *
