@@ -30,6 +30,7 @@
 #include "catalog/cache.h"
 #include "catalog/routes.h"
 #include "catalog/seed.h"
+#include "orders/orders.h"
 #include "db/migrate.h"
 #include "jobs/jobq.h"
 #include "jobs/runtime.h"
@@ -313,6 +314,7 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
         if (src == 0)
             log_info("serve", "loaded the demo catalog: %ld products, %ld categories, %ld reviews", st.products,
                      st.categories, st.reviews);
+        if (orders_seed_demo(app.db) < 0) log_warn("serve", "the demo stock was not loaded");
     }
     if (catalog_follow_start(app.db, 200) < 0) log_warn("serve", "the catalog event follower did not start");
     app.router = router_new();
@@ -425,6 +427,7 @@ static int cmd_seed(config_t *cfg, int nrest, char **rest)
     catalog_seed_stats_t st;
     int64_t t0 = time_mono_us();
     int rc = catalog_seed_demo(db, n, &st);
+    long stocked = rc == 0 ? orders_seed_demo(db) : 0;
     db_close(db);
     if (rc == 1) {
         fprintf(stderr, "mercato: the catalog is not empty; seed into a fresh database\n");
@@ -434,6 +437,7 @@ static int cmd_seed(config_t *cfg, int nrest, char **rest)
     printf("seeded %ld products (%ld published), %ld variants, %ld reviews, %ld categories, %ld sellers in %.1f s\n",
            st.products, st.published, st.variants, st.reviews, st.categories, st.sellers,
            (double)(time_mono_us() - t0) / 1e6);
+    if (stocked > 0) printf("stocked %ld variants with %d units each\n", stocked, ORDERS_DEMO_STOCK);
     return 0;
 }
 

@@ -39,6 +39,7 @@ CREATE TABLE carts (
     token_hash   TEXT    UNIQUE,           -- anonymous carts: sha256 of the cart token
     region       TEXT    NOT NULL REFERENCES regions (code),
     currency     TEXT    NOT NULL,
+    email        TEXT,                     -- for checkout, set with PATCH /v1/carts/{id}
     status       TEXT    NOT NULL DEFAULT 'active'
                  CHECK (status IN ('active', 'converted', 'merged', 'expired')),
     created_at   BIGINT NOT NULL,
@@ -74,8 +75,8 @@ CREATE TABLE orders (
     created_at        BIGINT NOT NULL,
     updated_at        BIGINT NOT NULL
 );
-CREATE INDEX orders_customer ON orders (customer_id, created_at, id);
-CREATE INDEX orders_created ON orders (created_at, id);
+CREATE INDEX orders_customer ON orders (customer_id, id);
+CREATE INDEX orders_status_id ON orders (status, id);
 CREATE INDEX orders_status ON orders (status, updated_at);
 CREATE UNIQUE INDEX orders_cart ON orders (cart_id);
 

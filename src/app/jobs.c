@@ -8,6 +8,7 @@
 #include "auth/auth.h"
 #include "fulfil/fulfil.h"
 #include "mail/mail.h"
+#include "orders/orders.h"
 
 void app_jobs(jobs_t *rt, app_t *app)
 {
@@ -15,4 +16,5 @@ void app_jobs(jobs_t *rt, app_t *app)
     auth_jobs(rt, app);
     mail_jobs(rt, app);
     fulfil_jobs(rt, app);
+    orders_jobs(rt, app);
 }

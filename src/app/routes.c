@@ -6,6 +6,7 @@
 #include "catalog/routes.h"
 #include "fulfil/fulfil.h"
 #include "ops/ops.h"
+#include "orders/orders.h"
 
 void app_routes(router_t *r)
 {
@@ -14,4 +15,5 @@ void app_routes(router_t *r)
     catalog_routes(r);
     search_routes(r);
     fulfil_routes(r);
+    orders_routes(r);
 }

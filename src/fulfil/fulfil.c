@@ -11,6 +11,7 @@
 #include "app/app.h"
 #include "jobs/events.h"
 #include "jobs/jobq.h"
+#include "orders/order.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -131,7 +132,6 @@ DB_SQL(q_sev_insert,
 DB_SQL(q_ship_move, "UPDATE shipments SET status = $2, status_at = $3, tracking_number = COALESCE($4, tracking_number),"
                     " updated_at = $5 WHERE id = $1");
 DB_SQL(q_ship_statuses, "SELECT status FROM shipments WHERE order_id = $1 ORDER BY id");
-DB_SQL(q_order_move, "UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4");
 DB_SQL2(q_order_lock, "SELECT status, customer_id FROM orders WHERE id = $1",
         "SELECT status, customer_id FROM orders WHERE id = $1 FOR UPDATE");
 DB_SQL(q_order_sellers, "SELECT DISTINCT seller_id FROM order_lines WHERE order_id = $1 ORDER BY seller_id");
@@ -148,19 +148,18 @@ DB_SQL(q_ship_carrier, "SELECT carrier, status FROM shipments WHERE id = $1");
 
 /* ---------- the order roll-up ---------- */
 
-/* Moves the order one allowed system step and records it. */
-static int order_step(db_conn_t *c, const char *order_id, const char *customer, order_status_t from,
-                      order_status_t to, const char *actor, const char *reason)
+/* Moves the order one allowed system step through the orders module (its
+ * checks, side effects and order.status_changed event). */
+static int order_step(db_conn_t *c, const char *order_id, order_status_t from, order_status_t to, const char *actor,
+                      const char *reason)
 {
-    int64_t now = time_now_ms();
-    int64_t n = db_exec(c, &q_order_move, "ssLs", order_id, order_status_name(to), now, order_status_name(from));
-    if (n < 0) return (int)n;
-    if (n == 0) return DB_ERR; /* the row was locked; cannot happen unless the schema changed */
-    json_t *p = json_pack("{s:s, s:s, s:s, s:s}", "from", order_status_name(from), "to", order_status_name(to),
-                          "reason", reason, "by", actor ? actor : "system");
-    int64_t id = event_append_owned(c, "order.status_changed", order_id, actor, customer, p);
-    json_decref(p);
-    return id < 0 ? (int)id : 0;
+    int rc = order_transition(c, order_id, to, BY_SYSTEM, actor ? actor : "system", reason, (int)from, NULL);
+    if (rc > 0) {
+        log_error("fulfil", "order %s: %s -> %s refused (%d)", order_id, order_status_name(from),
+                  order_status_name(to), rc);
+        return DB_ERR;
+    }
+    return rc;
 }
 
 /* Brings the order's status in line with its shipments. */
@@ -174,9 +173,6 @@ static int order_rollup(db_conn_t *c, const char *order_id, const char *actor)
         return 0;
     }
     int cur = order_status_parse(db_col_text(st, 0));
-    char customer[ID_MAX] = "";
-    bool has_customer = !db_col_is_null(st, 1);
-    if (has_customer) snprintf(customer, sizeof customer, "%s", db_col_text(st, 1));
     db_reset(st);
 
     ship_status_t ss[64];
@@ -202,7 +198,7 @@ static int order_rollup(db_conn_t *c, const char *order_id, const char *actor)
     }
     order_status_t from = (order_status_t)cur;
     for (int i = 0; i < steps; i++) {
-        rc = order_step(c, order_id, has_customer ? customer : NULL, from, path[i], actor, "shipment update");
+        rc = order_step(c, order_id, from, path[i], actor, "shipment update");
         if (rc < 0) return rc;
         from = path[i];
     }
@@ -327,8 +323,7 @@ int fulfil_create_shipments(db_conn_t *c, const char *order_id, const char *carr
         if (eid < 0) return (int)eid;
         if (strcmp(carrier, "demo") == 0 && (rc = enqueue_demo_step(c, id, 1, demo_step_ms)) < 0) return rc;
     }
-    rc = order_step(c, order_id, has_customer ? customer : NULL, ORDER_PAID, ORDER_FULFILLING, "system",
-                    "shipments created");
+    rc = order_step(c, order_id, ORDER_PAID, ORDER_FULFILLING, "system", "shipments created");
     return rc < 0 ? rc : created;
 }
 

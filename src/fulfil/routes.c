@@ -5,10 +5,11 @@
  *   POST /v1/shipments/{id}/events   a carrier reports a status (scope shipments:write)
  *   GET  /v1/orders/{id}/shipments   the shipments of an order
  *
- * Who sees a shipment: the order's customer, the seller it ships for,
- * admins and the operator, and machine clients with shipments:read or
- * shipments:write.  Anyone else gets 404, as for a shipment that does not
- * exist.
+ * Who sees a shipment: whoever may see its order (the customer, a guest with
+ * the order's X-Order-Token, admins and the operator — order_access() of the
+ * orders module), the seller it ships for, and machine clients with
+ * shipments:read or shipments:write.  Anyone else gets 404, as for a
+ * shipment that does not exist.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,11 +18,11 @@
 #include "auth/access.h"
 #include "auth/auth.h"
 #include "fulfil/fulfil.h"
+#include "orders/order.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
-DB_SQL(q_access, "SELECT o.customer_id, s.seller_id FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.id = $1");
-DB_SQL(q_order_access, "SELECT customer_id FROM orders WHERE id = $1");
+DB_SQL(q_ship_order, "SELECT order_id, seller_id FROM shipments WHERE id = $1");
 DB_SQL(q_order_ships, "SELECT id, seller_id FROM shipments WHERE order_id = $1 ORDER BY id");
 
 static bool is_admin(const principal_t *p)
@@ -52,22 +53,46 @@ static bool valid_id(const char *s, const char *prefix)
     return s && id_valid(s, strlen(s), prefix);
 }
 
+static order_viewer_t viewer(http_req_t *req, const principal_t *p)
+{
+    order_viewer_t v = { p && p->kind == PRINCIPAL_USER ? p->sub : NULL, is_admin(p), http_header(req, "X-Order-Token") };
+    return v;
+}
+
+/* What the caller may see of the order's shipments: 2 all, 1 only those of
+ * the seller `p`, 0 nothing (or no such order), <0 error. */
+static int order_scope(db_conn_t *c, http_req_t *req, const principal_t *p, const char *order_id)
+{
+    order_viewer_t v = viewer(req, p);
+    int see = order_access(c, order_id, &v);
+    if (see < 0) return see;
+    if (see == ORDER_SEE_ADMIN || see == ORDER_SEE_OWNER) return 2;
+    if (is_carrier(p, false)) {
+        order_status_t st;
+        char customer[ID_MAX];
+        int rc = order_status_of(c, order_id, &st, customer);
+        return rc < 0 ? rc : rc == 0 ? 2 : 0;
+    }
+    return see == ORDER_SEE_SELLER ? 1 : 0;
+}
+
 /* 1 when the caller may see the shipment, 0 when not (or absent), <0 error. */
-static int may_see(db_conn_t *c, const principal_t *p, const char *shipment_id)
+static int may_see(db_conn_t *c, http_req_t *req, const principal_t *p, const char *shipment_id)
 {
     int rc;
-    db_stmt_t *st = db_query(c, &q_access, &rc, "s", shipment_id);
+    db_stmt_t *st = db_query(c, &q_ship_order, &rc, "s", shipment_id);
     if (!st) return rc;
-    int ok = 0;
-    if (rc == DB_ROW) {
-        if (is_admin(p) || is_carrier(p, false))
-            ok = 1;
-        else if (p && p->kind == PRINCIPAL_USER)
-            ok = (!db_col_is_null(st, 0) && strcmp(db_col_text(st, 0), p->sub) == 0) ||
-                 strcmp(db_col_text(st, 1), p->sub) == 0;
+    if (rc != DB_ROW) {
+        db_reset(st);
+        return 0;
     }
+    char order_id[ID_MAX], seller[ID_MAX];
+    snprintf(order_id, sizeof order_id, "%s", db_col_text(st, 0));
+    snprintf(seller, sizeof seller, "%s", db_col_text(st, 1));
     db_reset(st);
-    return ok;
+    int scope = order_scope(c, req, p, order_id);
+    if (scope < 0) return scope;
+    return scope == 2 || (scope == 1 && strcmp(seller, p->sub) == 0);
 }
 
 static void get_shipment(http_req_t *req)
@@ -77,7 +102,7 @@ static void get_shipment(http_req_t *req)
     app_t *app = http_app(req);
     db_conn_t *c = db_acquire(app->db);
     if (!c) return db_trouble(req, DB_ENOCONN);
-    int ok = may_see(c, http_principal(req), id);
+    int ok = may_see(c, req, http_principal(req), id);
     json_t *o = ok == 1 ? fulfil_render_shipment(c, id, true) : NULL;
     db_release(c);
     if (ok < 0) return db_trouble(req, ok);
@@ -144,26 +169,15 @@ static void get_order_shipments(http_req_t *req)
     app_t *app = http_app(req);
     db_conn_t *c = db_acquire(app->db);
     if (!c) return db_trouble(req, DB_ENOCONN);
-    int rc;
-    db_stmt_t *st = db_query(c, &q_order_access, &rc, "s", id);
-    if (!st) {
-        db_release(c);
-        return db_trouble(req, rc);
-    }
-    bool exists = rc == DB_ROW;
-    bool customer = exists && p && p->kind == PRINCIPAL_USER && !db_col_is_null(st, 0) &&
-                    strcmp(db_col_text(st, 0), p->sub) == 0;
-    db_reset(st);
-    bool all = customer || is_admin(p) || is_carrier(p, false);
+    int scope = order_scope(c, req, p, id);
     json_t *list = json_array();
-    if (exists) {
+    if (scope > 0) {
         char ids[64][ID_MAX];
-        int n = 0;
-        st = db_query(c, &q_order_ships, &rc, "s", id);
+        int n = 0, rc;
+        db_stmt_t *st = db_query(c, &q_order_ships, &rc, "s", id);
         while (st && rc == DB_ROW && n < 64) {
             /* a seller sees the shipments it sends */
-            if (all || (p && p->kind == PRINCIPAL_USER && strcmp(db_col_text(st, 1), p->sub) == 0))
-                snprintf(ids[n++], ID_MAX, "%s", db_col_text(st, 0));
+            if (scope == 2 || strcmp(db_col_text(st, 1), p->sub) == 0) snprintf(ids[n++], ID_MAX, "%s", db_col_text(st, 0));
             rc = db_step(st);
         }
         if (st) db_reset(st);
@@ -173,7 +187,11 @@ static void get_order_shipments(http_req_t *req)
         }
     }
     db_release(c);
-    if (!exists || (!all && json_array_size(list) == 0)) {
+    if (scope < 0) {
+        json_decref(list);
+        return db_trouble(req, scope);
+    }
+    if (scope == 0) {
         json_decref(list);
         http_respond_problem(req, 404, "not-found", "Not Found", "No such order.");
         return;
@@ -183,7 +201,7 @@ static void get_order_shipments(http_req_t *req)
 
 void fulfil_routes(router_t *r)
 {
-    router_add(r, HTTP_GET, "/v1/shipments/{id}", get_shipment, AUTH_USER | AUTH_ADMIN | AUTH_CLIENT);
+    router_add(r, HTTP_GET, "/v1/shipments/{id}", get_shipment, AUTH_PUBLIC);
     router_add(r, HTTP_POST, "/v1/shipments/{id}/events", post_event, AUTH_ADMIN | AUTH_CLIENT);
-    router_add(r, HTTP_GET, "/v1/orders/{id}/shipments", get_order_shipments, AUTH_USER | AUTH_ADMIN | AUTH_CLIENT);
+    router_add(r, HTTP_GET, "/v1/orders/{id}/shipments", get_order_shipments, AUTH_PUBLIC);
 }
