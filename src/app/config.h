@@ -101,6 +101,10 @@
       "rendered product JSON cache budget in MiB (0 disables)")                                                \
     X(search_cache_mb, "search-cache-mb", "MERCATO_SEARCH_CACHE_MB", INT, "16", 0, 65536, 0,                    \
       "search and suggest answer cache budget in MiB (0 disables)")                                        \
+    X(fulfilment_carrier, "fulfilment-carrier", "MERCATO_FULFILMENT_CARRIER", STR, "demo", 0, 0, 0,             \
+      "carrier assigned to new shipments (\"demo\" = the built-in carrier that advances them on a timer)")  \
+    X(demo_carrier_step, "demo-carrier-step", "MERCATO_DEMO_CARRIER_STEP", INT, "20", 0, 86400, 0,              \
+      "seconds between the demo carrier's tracking events")  \
     X(reservation_ttl, "reservation-ttl", "MERCATO_RESERVATION_TTL", INT, "900", 1, 604800, 0,                  \
       "seconds an unpaid order holds its stock before it is cancelled")                                      \
     X(cart_ttl, "cart-ttl", "MERCATO_CART_TTL", INT, "1209600", 60, 31536000, 0,                               \

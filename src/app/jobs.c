@@ -6,6 +6,7 @@
 #include "app/app.h"
 #include "app/idempotency.h"
 #include "auth/auth.h"
+#include "fulfil/fulfil.h"
 #include "mail/mail.h"
 #include "orders/orders.h"
 
@@ -14,5 +15,6 @@ void app_jobs(jobs_t *rt, app_t *app)
     idem_jobs(rt);
     auth_jobs(rt, app);
     mail_jobs(rt, app);
+    fulfil_jobs(rt, app);
     orders_jobs(rt, app);
 }

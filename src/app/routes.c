@@ -4,6 +4,7 @@
 #include "app/app.h"
 #include "auth/auth.h"
 #include "catalog/routes.h"
+#include "fulfil/fulfil.h"
 #include "ops/ops.h"
 #include "orders/orders.h"
 
@@ -13,5 +14,6 @@ void app_routes(router_t *r)
     auth_routes(r);
     catalog_routes(r);
     search_routes(r);
+    fulfil_routes(r);
     orders_routes(r);
 }
