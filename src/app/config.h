@@ -101,6 +101,8 @@
       "rendered product JSON cache budget in MiB (0 disables)")                                                \
     X(search_cache_mb, "search-cache-mb", "MERCATO_SEARCH_CACHE_MB", INT, "16", 0, 65536, 0,                    \
       "search and suggest answer cache budget in MiB (0 disables)")                                        \
+    X(fulfilment_auto, "fulfilment-auto", "MERCATO_FULFILMENT_AUTO", BOOL, "true", 0, 1, 0,                      \
+      "create shipments when an order is paid (false: admins move paid orders on by hand)")                 \
     X(fulfilment_carrier, "fulfilment-carrier", "MERCATO_FULFILMENT_CARRIER", STR, "demo", 0, 0, 0,             \
       "carrier assigned to new shipments (\"demo\" = the built-in carrier that advances them on a timer)")  \
     X(demo_carrier_step, "demo-carrier-step", "MERCATO_DEMO_CARRIER_STEP", INT, "20", 0, 86400, 0,              \

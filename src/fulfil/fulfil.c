@@ -144,7 +144,7 @@ DB_SQL(q_ship_lines, "SELECT l.variant_id, l.sku, l.title, l.quantity FROM shipm
                      " ON l.order_id = s.order_id AND l.seller_id = s.seller_id WHERE s.id = $1 ORDER BY l.position");
 DB_SQL(q_ship_events, "SELECT id, external_id, source, status, occurred_at, location, tracking_number, note, applied,"
                       " received_at FROM shipment_events WHERE shipment_id = $1 ORDER BY occurred_at, received_at, id");
-DB_SQL(q_ship_carrier, "SELECT carrier, status FROM shipments WHERE id = $1");
+DB_SQL(q_ship_carrier, "SELECT carrier, status_at FROM shipments WHERE id = $1");
 
 /* ---------- the order roll-up ---------- */
 
@@ -432,9 +432,12 @@ static int demo_tx(db_conn_t *c, void *ctx)
     db_stmt_t *st = db_query(c, &q_ship_carrier, &rc, "s", d->shipment_id);
     if (!st) return rc;
     bool demo = rc == DB_ROW && strcmp(db_col_text(st, 0), "demo") == 0;
+    int64_t status_at = rc == DB_ROW ? db_col_int(st, 1) : 0;
     db_reset(st);
     if (!demo || d->step < 1 || d->step > 4) return 0;
-    carrier_event_t ev = { .status = demo_steps[d->step - 1], .occurred_at = time_now_ms() };
+    /* strictly after the previous step, even within one millisecond */
+    int64_t now = time_now_ms();
+    carrier_event_t ev = { .status = demo_steps[d->step - 1], .occurred_at = now > status_at ? now : status_at + 1 };
     snprintf(ev.external_id, sizeof ev.external_id, "demo-%s-%d", d->shipment_id, d->step);
     snprintf(ev.location, sizeof ev.location, "%s", demo_places[d->step - 1]);
     /* a stable tracking number from the shipment id */
@@ -497,5 +500,5 @@ void fulfil_jobs(jobs_t *rt, struct app *app)
 {
     jobs_register(rt, "fulfilment.ship", job_ship, app);
     jobs_register(rt, "carrier.demo", job_demo, app);
-    jobs_consume_events(rt, "fulfilment", consume, app);
+    if (app->cfg->fulfilment_auto) jobs_consume_events(rt, "fulfilment", consume, app);
 }

@@ -19,6 +19,8 @@ const ENV = {
   MERCATO_PWHASH_OPS: '1',
   MERCATO_PWHASH_MEM_KIB: '64',
   MERCATO_ACCESS_LOG: 'false',
+  // paid orders stay paid: fulfilment (tests/api/fulfilment.test.mjs) would move them on
+  MERCATO_FULFILMENT_AUTO: 'false',
 };
 const ADDRESS = { name: 'Ada Lovelace', line1: '12 Analytical St', city: 'London', postal_code: 'N1 9GU', country: 'GB' };
 
