@@ -752,7 +752,6 @@ static void *sched_main(void *arg)
     db_conn_t *c = db_acquire(rt->db);
     if (c) {
         register_schedules(rt, c);
-        init_consumers(rt, c);
         db_release(c);
     }
     int64_t last_hb = 0, last_reap = 0, last_cron = 0;
@@ -853,6 +852,19 @@ static int purge_handler(job_run_t *run, const job_t *job, void *ctx)
 
 int jobs_start(jobs_t *rt)
 {
+    /* Consumer cursors exist before this process commits anything (and
+     * before the HTTP server accepts requests), in every process that
+     * registers consumers, workers or not: a new consumer starts at the
+     * present, and no event committed after start-up can fall before it. */
+    if (rt->nconsumers > 0) {
+        db_conn_t *c = db_acquire(rt->db);
+        if (!c) {
+            log_error("jobs", "cannot initialise event consumers: no database connection");
+            return -1;
+        }
+        init_consumers(rt, c);
+        db_release(c);
+    }
     if (rt->opts.workers > 0) {
         jobs_register(rt, "system.purge", purge_handler, rt);
         jobs_schedule(rt, "system.purge", "*/10 * * * *", "system.purge", NULL);

@@ -253,7 +253,7 @@ test('the demo carrier walks an order to delivered on its own', async () => {
     const pool2 = new Map();
     await loadPool(srv2, pool2);
     const { order, oh } = await paidOrder(srv2, 1, undefined, pool2);
-    await eventually(async () => (await orderStatus(srv2, order, oh)) === 'delivered', 15000, 'demo delivery');
+    await eventually(async () => (await orderStatus(srv2, order, oh)) === 'delivered', 30000, 'demo delivery');
     const [ship] = (await req(srv2.url, 'GET', `/v1/orders/${order.id}/shipments`, { headers: oh })).body.items;
     assert.equal(ship.carrier, 'demo');
     assert.equal(ship.status, 'delivered');
