@@ -148,6 +148,8 @@ static int cart_tx(db_conn_t *c, void *vctx)
     cart_t cart, merged;
     int rc;
     op->avail = 0;
+    json_decref(op->rendered); /* a retried transaction starts over */
+    op->rendered = NULL;
     if (op->kind == 0) {
         rc = cart_create(c, op->who.user_id, op->region ? op->region : DEFAULT_REGION, &cart, op->new_token,
                          &op->existing);
@@ -391,6 +393,8 @@ typedef struct adj_op {
 static int adjust_tx(db_conn_t *c, void *vctx)
 {
     adj_op_t *a = vctx;
+    json_decref(a->out);
+    a->out = NULL;
     a->role = variant_role(c, a->vid, &a->who);
     if (a->role < -1) return a->role;
     if (a->role != 1) return 1;
@@ -668,6 +672,8 @@ typedef struct trans_op {
 static int trans_tx(db_conn_t *c, void *vctx)
 {
     trans_op_t *t = vctx;
+    json_decref(t->out);
+    t->out = NULL;
     int see = order_access(c, t->id, &t->v);
     if (see < 0) return see;
     if (see != ORDER_SEE_OWNER && see != ORDER_SEE_ADMIN) return ORDER_E_NOT_FOUND;
