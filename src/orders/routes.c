@@ -153,6 +153,8 @@ static int cart_tx(db_conn_t *c, void *vctx)
     if (op->kind == 0) {
         rc = cart_create(c, op->who.user_id, op->region ? op->region : DEFAULT_REGION, &cart, op->new_token,
                          &op->existing);
+        /* two first carts of one user at once (PostgreSQL): the loser retries and finds the winner's */
+        if (rc == DB_ECONSTRAINT && op->who.user_id) return DB_EBUSY;
         if (rc != 0) return rc;
     } else {
         rc = cart_find(c, op->cart_id, op->kind == 4 ? NULL : op->who.user_id, op->token, &cart);
@@ -164,6 +166,7 @@ static int cart_tx(db_conn_t *c, void *vctx)
     case 4:
         if (cart.user_id[0]) return CART_E_NOT_FOUND; /* only anonymous carts merge */
         rc = cart_merge(c, op->who.user_id, &cart, &merged);
+        if (rc == DB_ECONSTRAINT) return DB_EBUSY;
         if (rc == 0) cart = merged;
         break;
     case 3:
