@@ -6,6 +6,7 @@
 #
 #   make MODE=release all && bench/checkout.sh [seconds] [users]
 #   BENCH_DB=postgres bench/checkout.sh      # on a throw-away PostgreSQL (PG_DURABLE=1: fsync on)
+#   SERVE_ARGS="--http-threads 1" bench/checkout.sh   # extra server flags
 #
 # The demo catalog is seeded with 2000 products (every variant 100 units),
 # rate limits are raised and the access log is off, so the figures measure
@@ -38,7 +39,7 @@ else
 fi
 export MERCATO_DATA_DIR="$TMP" MERCATO_RATE_ANON=1000000000 MERCATO_RATE_USER=1000000000
 MERCATO_LOG_LEVEL=warn "$BIN" seed --demo --products 2000 >/dev/null
-"$BIN" serve --port 0 --access-log=false 2> "$TMP/server.log" &
+"$BIN" serve --port 0 --access-log=false ${SERVE_ARGS:-} 2> "$TMP/server.log" &
 PID=$!
 PORT=""
 for _ in $(seq 100); do
