@@ -19,6 +19,8 @@
 #include "orders/inventory.h"
 #include "orders/order.h"
 #include "orders/payment.h"
+#include "jobs/runtime.h"
+#include "payments/test_provider.h"
 #include "util/timeutil.h"
 #include "testdb.h"
 
@@ -374,12 +376,86 @@ static void test_payment_updates(void **state)
     db_close(db);
 }
 
+/* ---- a provider that is not decided inline goes through payments.process ---- */
+
+typedef struct payc {
+    const char *order_id;
+    char pay_id[48];
+    const char *method;
+} payc_t;
+
+static int pay_tx(db_conn_t *c, void *ctx)
+{
+    payc_t *p = ctx;
+    return payment_create(c, p->order_id, "test_async", p->method, "test", p->pay_id);
+}
+
+DB_SQL(q_pay_status, "SELECT status FROM payments WHERE id = $1");
+
+static int pay_status_is(db_t *db, const char *id, const char *want)
+{
+    db_conn_t *c = db_acquire(db);
+    int rc, ok = 0;
+    db_stmt_t *st = db_query(c, &q_pay_status, &rc, "s", id);
+    if (st) {
+        ok = rc == DB_ROW && !strcmp(db_col_text(st, 0), want);
+        db_reset(st);
+    }
+    db_release(c);
+    return ok;
+}
+
+static void test_payments_process_job(void **state)
+{
+    (void)state;
+    db_t *db = open_fresh();
+    /* the real test provider under another name, so payment_create takes
+     * the asynchronous path that network providers (Stripe) take */
+    pay_test_register();
+    static pay_provider_t async;
+    async = *pay_provider_find("test");
+    async.name = "test_async";
+    pay_provider_register(&async);
+    set_stock(db, V1, 4);
+    mk_t m1 = { .v1 = V1, .q1 = 1 }, m2 = { .v1 = V1, .q1 = 1 };
+    assert_int_equal(db_tx(db, make_cart_tx, &m1), 0);
+    assert_int_equal(db_tx(db, make_cart_tx, &m2), 0);
+    co_t a, b;
+    assert_int_equal(checkout(db, &m1, &a), ORDER_OK);
+    assert_int_equal(checkout(db, &m2, &b), ORDER_OK);
+    payc_t pa = { .order_id = a.res.order_id, .method = "tok_visa" }, pb = { .order_id = b.res.order_id, .method = "tok_decline" };
+    assert_int_equal(db_tx(db, pay_tx, &pa), 0);
+    assert_int_equal(db_tx(db, pay_tx, &pb), 0);
+    assert_true(pay_status_is(db, pa.pay_id, "processing"));
+    payc_t again = { .order_id = a.res.order_id, .method = "tok_visa" };
+    assert_int_equal(db_tx(db, pay_tx, &again), PAYMENT_E_NOT_PAYABLE); /* one in progress */
+    jobs_opts_t jo = { .workers = 1, .poll_ms = 20, .lease_ms = 30000 };
+    jobs_t *rt = jobs_new(db, &jo);
+    payment_jobs(rt);
+    jobs_start(rt);
+    for (int i = 0; i < 500 && !(pay_status_is(db, pa.pay_id, "succeeded") && pay_status_is(db, pb.pay_id, "failed")); i++)
+        usleep(20000);
+    jobs_stop(rt, 5000);
+    jobs_free(rt);
+    assert_true(pay_status_is(db, pa.pay_id, "succeeded"));
+    assert_true(pay_status_is(db, pb.pay_id, "failed"));
+    order_status_t s;
+    db_conn_t *c = db_acquire(db);
+    assert_int_equal(order_status_of(c, a.res.order_id, &s, NULL), 0);
+    assert_int_equal(s, ORDER_PAID);
+    assert_int_equal(order_status_of(c, b.res.order_id, &s, NULL), 0);
+    assert_int_equal(s, ORDER_PAYMENT_FAILED);
+    db_release(c);
+    stock_is(db, V1, 3, 1);
+    db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concurrent_last_units), cmocka_unit_test(test_all_or_nothing),
         cmocka_unit_test(test_unpublished_and_empty), cmocka_unit_test(test_expiry_and_transitions),
-        cmocka_unit_test(test_payment_updates),
+        cmocka_unit_test(test_payment_updates),       cmocka_unit_test(test_payments_process_job),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
