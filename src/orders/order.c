@@ -678,17 +678,29 @@ DB_SQL(q_list_seller, "SELECT DISTINCT order_id FROM order_lines WHERE seller_id
                       " ORDER BY order_id DESC LIMIT $3");
 DB_SQL(q_list_all, "SELECT id FROM orders WHERE id < $1 ORDER BY id DESC LIMIT $2");
 DB_SQL(q_list_status, "SELECT id FROM orders WHERE status = $1 AND id < $2 ORDER BY id DESC LIMIT $3");
+/* first pages: no sentinel id, whose order would depend on PostgreSQL's collation */
+DB_SQL(q_first_customer, "SELECT id FROM orders WHERE customer_id = $1 ORDER BY id DESC LIMIT $2");
+DB_SQL(q_first_seller, "SELECT DISTINCT order_id FROM order_lines WHERE seller_id = $1 ORDER BY order_id DESC LIMIT $2");
+DB_SQL(q_first_all, "SELECT id FROM orders ORDER BY id DESC LIMIT $1");
+DB_SQL(q_first_status, "SELECT id FROM orders WHERE status = $1 ORDER BY id DESC LIMIT $2");
 
 json_t *order_list(db_conn_t *c, const char *by, const char *key, const char *after, int limit)
 {
-    const char *before = after && *after ? after : "~"; /* '~' sorts after every id */
+    const char *before = after && *after ? after : NULL;
     int rc;
     db_stmt_t *st;
-    int seller = !strcmp(by, "seller");
-    if (!strcmp(by, "customer")) st = db_query(c, &q_list_customer, &rc, "ssi", key, before, limit + 1);
-    else if (seller) st = db_query(c, &q_list_seller, &rc, "ssi", key, before, limit + 1);
-    else if (key) st = db_query(c, &q_list_status, &rc, "ssi", key, before, limit + 1);
-    else st = db_query(c, &q_list_all, &rc, "si", before, limit + 1);
+    int seller = !strcmp(by, "seller"), customer = !strcmp(by, "customer");
+    if (before) {
+        if (customer) st = db_query(c, &q_list_customer, &rc, "ssi", key, before, limit + 1);
+        else if (seller) st = db_query(c, &q_list_seller, &rc, "ssi", key, before, limit + 1);
+        else if (key) st = db_query(c, &q_list_status, &rc, "ssi", key, before, limit + 1);
+        else st = db_query(c, &q_list_all, &rc, "si", before, limit + 1);
+    } else {
+        if (customer) st = db_query(c, &q_first_customer, &rc, "si", key, limit + 1);
+        else if (seller) st = db_query(c, &q_first_seller, &rc, "si", key, limit + 1);
+        else if (key) st = db_query(c, &q_first_status, &rc, "si", key, limit + 1);
+        else st = db_query(c, &q_first_all, &rc, "i", limit + 1);
+    }
     if (!st) return NULL;
     char (*ids)[ID_MAX] = calloc((size_t)limit + 1, ID_MAX);
     int n = 0;

@@ -2,6 +2,11 @@
  * payment.c — payments of orders: creation, provider outcomes, the
  * payments.process job (see payment.h).
  *
+ * Lock order: stock rows and the order are updated before any event is
+ * appended, because an append holds PostgreSQL's event advisory lock until
+ * commit; taking row locks after it could deadlock with a checkout that
+ * holds a stock row and waits for the same advisory lock.
+ *
  * Ordering of provider reports: processing and requires_action are interim;
  * succeeded and failed are final (a failed payment may still succeed later,
  * as a retried PaymentIntent can, but a succeeded one never fails);
@@ -84,20 +89,19 @@ int payment_apply_update(db_conn_t *c, const char *provider, const char *provide
     case PAY_SUCCEEDED:
         if (cur == PAY_SUCCEEDED || cur == PAY_REFUNDED) return 0;
         if (db_exec(c, &q_pay_set, "sssLL", id, "succeeded", NULL, refunded, now) < 0) return DB_ERR;
-        if ((rc = pay_event(c, "payment.succeeded", id, order_id, actor, "succeeded", total, currency, reason)) < 0)
-            return rc;
-        return move_order(c, order_id, ORDER_PAID, actor, "payment_succeeded");
+        if ((rc = move_order(c, order_id, ORDER_PAID, actor, "payment_succeeded")) < 0) return rc;
+        return pay_event(c, "payment.succeeded", id, order_id, actor, "succeeded", total, currency, reason);
     case PAY_FAILED:
         if (!interim) return 0;
         if (db_exec(c, &q_pay_set, "sssLL", id, "failed", reason, refunded, now) < 0) return DB_ERR;
-        if ((rc = pay_event(c, "payment.failed", id, order_id, actor, "failed", total, currency, reason)) < 0)
-            return rc;
         {
             order_status_t os;
             if ((rc = order_status_of(c, order_id, &os, NULL)) < 0) return rc;
-            if (os != ORDER_PENDING_PAYMENT) return 0;
+            if (os == ORDER_PENDING_PAYMENT &&
+                (rc = move_order(c, order_id, ORDER_PAYMENT_FAILED, actor, "payment_failed")) < 0)
+                return rc;
         }
-        return move_order(c, order_id, ORDER_PAYMENT_FAILED, actor, "payment_failed");
+        return pay_event(c, "payment.failed", id, order_id, actor, "failed", total, currency, reason);
     case PAY_REFUNDED: {
         if (cur != PAY_SUCCEEDED && cur != PAY_REFUNDED) return 0;
         int64_t now_refunded = amount <= 0 || amount > total ? total : amount;
@@ -105,10 +109,9 @@ int payment_apply_update(db_conn_t *c, const char *provider, const char *provide
         int full = now_refunded >= total;
         if (db_exec(c, &q_pay_set, "sssLL", id, full ? "refunded" : "succeeded", NULL, now_refunded, now) < 0)
             return DB_ERR;
-        if ((rc = pay_event(c, "payment.refunded", id, order_id, actor, full ? "refunded" : "partially_refunded",
-                            now_refunded - refunded, currency, reason)) < 0)
-            return rc;
-        return full ? move_order(c, order_id, ORDER_REFUNDED, actor, "payment_refunded") : 0;
+        if (full && (rc = move_order(c, order_id, ORDER_REFUNDED, actor, "payment_refunded")) < 0) return rc;
+        return pay_event(c, "payment.refunded", id, order_id, actor, full ? "refunded" : "partially_refunded",
+                         now_refunded - refunded, currency, reason);
     }
     default:
         return DB_ERR;

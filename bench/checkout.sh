@@ -1,0 +1,54 @@
+#!/bin/bash
+# checkout.sh — the whole purchase under load: per virtual user, create a
+# cart, add an item, place the order (Idempotency-Key), pay with the test
+# provider; prints completed orders/s, p50/p99 (per request and per
+# purchase) and the server's RSS.
+#
+#   make MODE=release all && bench/checkout.sh [seconds] [users]
+#   BENCH_DB=postgres bench/checkout.sh      # on a throw-away PostgreSQL (PG_DURABLE=1: fsync on)
+#   SERVE_ARGS="--http-threads 1" bench/checkout.sh   # extra server flags
+#
+# The demo catalog is seeded with 2000 products (every variant 100 units),
+# rate limits are raised and the access log is off, so the figures measure
+# checkout, not the limiter or the log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${1:-10}
+USERS=${2:-32}
+BUILD=${BUILD:-build/release}
+BIN=$BUILD/mercato
+BENCH_DB=${BENCH_DB:-sqlite}
+[ -x "$BIN" ] && [ -x "$BUILD/bench/checkout_bench" ] || { echo "build first: make MODE=release all" >&2; exit 1; }
+TMP=$(mktemp -d /tmp/mercato-checkoutbench.XXXXXX)
+PID=""
+cleanup() {
+    [ -n "$PID" ] && kill "$PID" 2>/dev/null
+    wait 2>/dev/null || true
+    [ "$BENCH_DB" = postgres ] && tests/lib/pg.sh stop "$TMP/pg" >/dev/null 2>&1
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if [ "$BENCH_DB" = postgres ]; then
+    PGURL=$(PG_DURABLE=1 tests/lib/pg.sh start "$TMP/pg")
+    u=${PGURL#postgres://}; user=${u%@*}; hp=${u#*@}
+    createdb -h "${hp%:*}" -p "${hp#*:}" -U "$user" bench
+    export DATABASE_URL="$PGURL/bench"
+else
+    export DATABASE_URL="sqlite:$TMP/bench.db"
+fi
+export MERCATO_DATA_DIR="$TMP" MERCATO_RATE_ANON=1000000000 MERCATO_RATE_USER=1000000000
+MERCATO_LOG_LEVEL=warn "$BIN" seed --demo --products 2000 >/dev/null
+"$BIN" serve --port 0 --access-log=false ${SERVE_ARGS:-} 2> "$TMP/server.log" &
+PID=$!
+PORT=""
+for _ in $(seq 100); do
+    PORT=$(sed -n 's/.*listening on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$TMP/server.log" | head -1)
+    [ -n "$PORT" ] && break
+    sleep 0.1
+done
+[ -n "$PORT" ] || { cat "$TMP/server.log"; exit 1; }
+echo "# checkout: $BENCH_DB, $(nproc) cores, ${USERS} virtual users, ${DUR}s; $(date -u +%FT%TZ)"
+"$BUILD/bench/checkout_bench" "http://127.0.0.1:$PORT" "$USERS" "$DUR"
+printf 'server RSS              %s MiB (VmHWM %s MiB)\n' \
+    "$(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status)" "$(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$PID/status)"
