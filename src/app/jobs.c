@@ -9,6 +9,7 @@
 #include "fulfil/fulfil.h"
 #include "mail/mail.h"
 #include "orders/orders.h"
+#include "orders/refund.h"
 
 void app_jobs(jobs_t *rt, app_t *app)
 {
@@ -17,4 +18,5 @@ void app_jobs(jobs_t *rt, app_t *app)
     mail_jobs(rt, app);
     fulfil_jobs(rt, app);
     orders_jobs(rt, app);
+    refund_jobs(rt);
 }

@@ -7,6 +7,7 @@
 #include "fulfil/fulfil.h"
 #include "ops/ops.h"
 #include "orders/orders.h"
+#include "orders/refund.h"
 
 void app_routes(router_t *r)
 {
@@ -16,4 +17,5 @@ void app_routes(router_t *r)
     search_routes(r);
     fulfil_routes(r);
     orders_routes(r);
+    refund_routes(r);
 }
