@@ -6,6 +6,7 @@
 #include "app/app.h"
 #include "app/idempotency.h"
 #include "auth/auth.h"
+#include "live/live.h"
 #include "mail/mail.h"
 
 void app_jobs(jobs_t *rt, app_t *app)
@@ -13,4 +14,5 @@ void app_jobs(jobs_t *rt, app_t *app)
     idem_jobs(rt);
     auth_jobs(rt, app);
     mail_jobs(rt, app);
+    live_jobs(rt, app);
 }

@@ -4,6 +4,7 @@
 #include "app/app.h"
 #include "auth/auth.h"
 #include "catalog/routes.h"
+#include "live/live.h"
 #include "ops/ops.h"
 
 void app_routes(router_t *r)
@@ -12,4 +13,5 @@ void app_routes(router_t *r)
     auth_routes(r);
     catalog_routes(r);
     search_routes(r);
+    live_routes(r);
 }
