@@ -58,6 +58,7 @@ struct live_sub {
     int replaying;
     int closing; /* the final event is queued: end when drained */
     int64_t last_id; /* newest event id queued in q */
+    int64_t after;   /* the client has everything up to here */
 };
 
 static struct {
@@ -141,7 +142,7 @@ static void queue_final(live_sub_t *s)
 /* Queues one event's bytes; returns 1 when the stream should be woken. */
 static int sub_push(live_sub_t *s, const char *data, size_t n, int64_t id, int live)
 {
-    if (s->closing) return 0;
+    if (s->closing || (live && id <= s->after)) return 0;
     size_t pending = (s->qlen - s->qoff) + s->hold_len;
     if (pending + n > hub.o.buffer_max) {
         if (s->replaying && live) {
@@ -250,6 +251,7 @@ live_sub_t *live_sub_open(db_conn_t *c, int kind, const char *key, int64_t after
     snprintf(s->key, sizeof s->key, "%s", key);
     s->bucket = key_hash(kind, s->key);
     s->replaying = 1;
+    s->after = after_id;
     char head[64];
     int hn = snprintf(head, sizeof head, ": mercato live\nretry: %d\n\n", hub.o.retry_ms);
     q_append(&s->q, &s->qlen, head, (size_t)hn);
