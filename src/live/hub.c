@@ -116,6 +116,28 @@ void live_sse_format(buf_t *b, const event_t *ev)
     buf_puts(b, "}\n\n");
 }
 
+int live_parse_event_id(const char *s, size_t len, int64_t *out)
+{
+    if (!s || len == 0 || len > 19) return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        if (v > (INT64_MAX - (s[i] - '0')) / 10) return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int live_parse_cursor(const char *s, size_t len, int64_t *out)
+{
+    if (!s || len < 2 || s[0] != 'n') return -1;
+    int64_t v;
+    if (live_parse_event_id(s + 1, len - 1, &v) < 0 || v <= 0) return -1;
+    *out = v;
+    return 0;
+}
+
 /* ---------- per-subscription queue (sub->mu held) ---------- */
 
 static void q_append(char **q, size_t *len, const char *data, size_t n)

@@ -66,6 +66,12 @@ live_sub_t *live_sub_open(db_conn_t *c, int kind, const char *key, int64_t after
 /* Starts the HTTP stream for a subscription (takes ownership of sub). */
 void live_sub_attach(http_req_t *req, live_sub_t *sub);
 
+/* Parses a Last-Event-ID value (client bytes): a decimal event id,
+ * 0..INT64_MAX, nothing else.  0 ok with *out set; -1 otherwise. */
+int live_parse_event_id(const char *s, size_t len, int64_t *out);
+/* Parses a notification list cursor ("n" + event id).  0 ok; -1 otherwise. */
+int live_parse_cursor(const char *s, size_t len, int64_t *out);
+
 /* Formats one event as an SSE message into b (id, event, data lines). */
 struct buf;
 void live_sse_format(struct buf *b, const event_t *ev);

@@ -22,6 +22,7 @@
 
 #include "auth/access.h"
 #include "http/http.h"
+#include "live/live.h"
 #include "mail/mail.h"
 #include "util/id.h"
 #include "util/log.h"
@@ -252,14 +253,10 @@ static void list_notifications(http_req_t *req)
             return;
         }
     }
-    long long before = INT64_MAX;
-    if (cv && *cv) {
-        before = cv[0] == 'n' ? strtoll(cv + 1, &end, 10) : -1;
-        if (cv[0] != 'n' || !cv[1] || *end || before <= 0) {
-            http_respond_problem(req, 400, "invalid-cursor", "Bad Request",
-                                 "The cursor is malformed; start again without it.");
-            return;
-        }
+    int64_t before = INT64_MAX;
+    if (cv && *cv && live_parse_cursor(cv, strlen(cv), &before) < 0) {
+        http_respond_problem(req, 400, "invalid-cursor", "Bad Request", "The cursor is malformed; start again without it.");
+        return;
     }
     int unread = 0;
     if (uv && *uv) {

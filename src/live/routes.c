@@ -45,9 +45,8 @@ static int64_t last_event_id(http_req_t *req, int *given)
     if (!v || !*v) v = http_query(req, "last_event_id");
     *given = v && *v;
     if (!*given) return 0;
-    char *end;
-    long long n = strtoll(v, &end, 10);
-    if (*end || n < 0 || end == v || strlen(v) > 19) {
+    int64_t n;
+    if (live_parse_event_id(v, strlen(v), &n) < 0) {
         http_respond_problem(req, 400, "invalid-last-event-id", "Invalid Last-Event-ID",
                              "Last-Event-ID must be the numeric id of an event received earlier.");
         return -1;
