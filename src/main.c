@@ -341,6 +341,7 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
         .header_max = (size_t)cfg->header_max,
         .conn_limit = (unsigned)cfg->conn_limit,
         .idle_timeout_s = (unsigned)cfg->idle_timeout,
+        .conn_memory = (size_t)cfg->conn_memory_kb << 10,
         .cors_origins = cfg->cors_origins,
         .access_log = cfg->access_log,
     };

@@ -99,6 +99,8 @@
       "how often revoked tokens from other instances are picked up, ms")                               \
     X(catalog_cache_mb, "catalog-cache-mb", "MERCATO_CATALOG_CACHE_MB", INT, "48", 0, 65536, 0,                 \
       "rendered product JSON cache budget in MiB (0 disables)")                                                \
+    X(conn_memory_kb, "conn-memory-kb", "MERCATO_CONN_MEMORY_KB", INT, "0", 0, 1048576, 0,                       \
+      "per-connection HTTP memory pool, KiB (0 = header cap + 16; smaller saves RAM with many streams)")       \
     X(sse_heartbeat, "sse-heartbeat", "MERCATO_SSE_HEARTBEAT", INT, "15", 1, 3600, 0,                          \
       "seconds between SSE heartbeat comments (keeps proxies from closing idle streams)")                       \
     X(sse_retry_ms, "sse-retry-ms", "MERCATO_SSE_RETRY_MS", INT, "3000", 100, 600000, 0,                          \
