@@ -3,6 +3,7 @@
 #
 #   bench/sse.sh [clients] [orders] [events/s] [seconds]
 #          (defaults 10000 1000 200 20; needs a release build: make MODE=release all)
+#   CONN_MEMORY_KB=0 bench/sse.sh     the same with the default per-connection pool
 #
 # One `mercato serve` (release build, default configuration apart from the
 # access log, and a per-principal rate limit that lets one token open 10,000
@@ -16,6 +17,7 @@ CLIENTS=${1:-10000}
 ORDERS=${2:-1000}
 RATE=${3:-200}
 SECS=${4:-20}
+CONN_MEMORY_KB=${CONN_MEMORY_KB:-4}
 BUILD=${BUILD:-build/release}
 BIN=$BUILD/mercato
 DRIVER=$BUILD/bench/sse_bench
@@ -36,11 +38,11 @@ TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 DB="sqlite:$TMP/sse.db"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 "$BIN" serve --port "$PORT" --database-url "$DB" --data-dir "$TMP" --admin-token "$TOKEN" \
-    --access-log false --log-level error --rate-user 100000000 --conn-limit $((CLIENTS + 2000)) --sse-max-streams $((CLIENTS + 1000)) \
+    --access-log false --log-level error --rate-user 100000000 --conn-memory-kb "$CONN_MEMORY_KB" --conn-limit $((CLIENTS + 2000)) --sse-max-streams $((CLIENTS + 1000)) \
     ${SERVER_ARGS:-} > "$TMP/server.log" 2>&1 &
 PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
-echo "# SSE: $CLIENTS clients over $ORDERS orders, $RATE events/s for $SECS s; $(nproc) cores; $(date -u +%FT%TZ)"
+echo "# SSE: $CLIENTS clients over $ORDERS orders, $RATE events/s for $SECS s; --conn-memory-kb $CONN_MEMORY_KB; $(nproc) cores; $(date -u +%FT%TZ)"
 echo "# server RSS before any stream: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$PID/status)"
 "$DRIVER" "$PORT" "$DB" "$TOKEN" "$PID" "$CLIENTS" "$ORDERS" "$RATE" "$SECS"
 curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^mercato_sse_(open_streams|events_delivered_total|dropped_clients_total) '
