@@ -59,6 +59,7 @@ struct live_sub {
     int closing; /* the final event is queued: end when drained */
     int64_t last_id; /* newest event id queued in q */
     int64_t after;   /* the client has everything up to here */
+    int qevents;     /* events in q and hold not yet drained */
 };
 
 static struct {
@@ -166,7 +167,9 @@ static int sub_push(live_sub_t *s, const char *data, size_t n, int64_t id, int l
 {
     if (s->closing || (live && id <= s->after)) return 0;
     size_t pending = (s->qlen - s->qoff) + s->hold_len;
-    if (pending + n > hub.o.buffer_max) {
+    /* an event bigger than the whole buffer still goes to an empty queue,
+     * or a client could never get past it */
+    if (s->qevents > 0 && pending + n > hub.o.buffer_max) {
         if (s->replaying && live) {
             /* the replay will end in the final event */
             free(s->hold);
@@ -181,10 +184,12 @@ static int sub_push(live_sub_t *s, const char *data, size_t n, int64_t id, int l
     if (s->replaying && live) {
         q_append(&s->hold, &s->hold_len, data, n);
         if (id > 0) s->hold_last = id;
+        s->qevents++;
         return 0;
     }
     q_append(&s->q, &s->qlen, data, n);
     if (id > 0) s->last_id = id;
+    s->qevents++;
     return 1;
 }
 
@@ -210,6 +215,7 @@ static ssize_t sub_read(void *ctx, char *out, size_t max)
         free(s->q);
         s->q = NULL;
         s->qlen = s->qoff = 0;
+        s->qevents = 0;
     }
     int end = n == 0 && s->closing == 1;
     pthread_mutex_unlock(&s->mu);
