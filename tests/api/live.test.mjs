@@ -355,3 +355,22 @@ test('order events become notifications (cursor pages, unread filter, read, read
   // exactly one confirmation email for the order, whatever the consumer replays
   assert.equal(smtp.messages.filter((x) => x.envelope.to.includes(shopEmail)).length, 1);
 });
+
+test('SIGTERM with open streams: they end, the server drains and exits 0', async () => {
+  const own = await startServer({ env: { MERCATO_ADMIN_TOKEN: ADMIN_TOKEN }, args: ['--sse-heartbeat', '60'] });
+  const ord = newOrder();
+  const r = cli(own.dbUrl, ['events', 'append', '--type', 'order.created', '--subject', ord, '--owner', 'usr_x']);
+  assert.equal(r.code, 0, r.stderr);
+  const saved = srv;
+  srv = own; // openStream talks to srv
+  const streams = [];
+  try {
+    for (let i = 0; i < 3; i++) streams.push(await openStream(`/v1/orders/${ord}/stream`, auth(ADMIN_TOKEN)).response);
+    await Promise.all(streams.map((s) => s.waitFor((x) => x.events.length >= 1, 15000, 'history')));
+  } finally {
+    srv = saved;
+  }
+  const exit = await own.stop('SIGTERM');
+  assert.equal(exit.code, 0);
+  for (const s of streams) await s.waitFor((x) => x.ended, 15000, 'stream end');
+});
