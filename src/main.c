@@ -34,6 +34,7 @@
 #include "db/migrate.h"
 #include "jobs/jobq.h"
 #include "jobs/runtime.h"
+#include "live/live.h"
 #include "mail/mail.h"
 #include "ops/ops.h"
 #include "search/search.h"
@@ -58,6 +59,7 @@ static void usage(FILE *out)
             "  auth rotate-key    put a fresh access-token signing key first in the key file\n"
             "  worker             run job workers only (no API); scale them separately\n"
             "  jobs stats|list|get|retry|discard|enqueue   inspect and operate the job queue\n"
+            "  events last|append  read the newest event id; append an event (--type --subject [--owner] [--data])\n"
             "  version            print the version\n"
             "  help               this text\n\n",
             MERCATO_VERSION);
@@ -287,6 +289,16 @@ static int cmd_jobs(config_t *cfg, int nrest, char **rest)
     return rc;
 }
 
+/* mercato events last|append: see src/live/cli.c */
+static int cmd_events(config_t *cfg, int nrest, char **rest)
+{
+    app_t app = { .cfg = cfg, .version = MERCATO_VERSION };
+    if (open_db(cfg, &app.db, 1) < 0) return 1;
+    int rc = live_cli(&app, nrest, rest);
+    db_close(app.db);
+    return rc;
+}
+
 static int cmd_serve(config_t *cfg, int nrest, char **rest)
 {
     if (reject_extra(nrest, rest, 1) < 0) return 2;
@@ -317,6 +329,10 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
         if (orders_seed_demo(app.db) < 0) log_warn("serve", "the demo stock was not loaded");
     }
     if (catalog_follow_start(app.db, 200) < 0) log_warn("serve", "the catalog event follower did not start");
+    live_opts_t lo = { .heartbeat_s = (int)cfg->sse_heartbeat, .retry_ms = (int)cfg->sse_retry_ms,
+                       .buffer_max = (size_t)cfg->sse_buffer_kb << 10, .poll_ms = (int)cfg->sse_poll_ms,
+                       .max_streams = (int)cfg->sse_max_streams };
+    if (live_start(app.db, &lo) < 0) log_warn("serve", "the SSE tailer did not start");
     app.router = router_new();
     app_routes(app.router);
     http_server_opts_t ho = {
@@ -327,6 +343,7 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
         .header_max = (size_t)cfg->header_max,
         .conn_limit = (unsigned)cfg->conn_limit,
         .idle_timeout_s = (unsigned)cfg->idle_timeout,
+        .conn_memory = (size_t)cfg->conn_memory_kb << 10,
         .cors_origins = cfg->cors_origins,
         .access_log = cfg->access_log,
     };
@@ -343,6 +360,7 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
         router_free(app.router);
         auth_stop();
         catalog_follow_stop();
+        live_stop();
         db_close(app.db);
         return 1;
     }
@@ -362,6 +380,7 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
     jobs_free(app.jobs);
     auth_stop();
     catalog_follow_stop();
+    live_stop();
     catalog_cache_shutdown();
     search_cache_shutdown();
     db_close(app.db);
@@ -499,6 +518,7 @@ int main(int argc, char **argv)
     }
     else if (!strcmp(cmd, "worker")) rc = cmd_worker(&cfg, nrest, rest);
     else if (!strcmp(cmd, "jobs")) rc = cmd_jobs(&cfg, nrest, rest);
+    else if (!strcmp(cmd, "events")) rc = cmd_events(&cfg, nrest, rest);
     else {
         fprintf(stderr, "mercato: unknown command '%s' (see mercato help)\n", cmd);
         rc = 2;

@@ -99,6 +99,18 @@
       "how often revoked tokens from other instances are picked up, ms")                               \
     X(catalog_cache_mb, "catalog-cache-mb", "MERCATO_CATALOG_CACHE_MB", INT, "48", 0, 65536, 0,                 \
       "rendered product JSON cache budget in MiB (0 disables)")                                                \
+    X(conn_memory_kb, "conn-memory-kb", "MERCATO_CONN_MEMORY_KB", INT, "0", 0, 1048576, 0,                       \
+      "per-connection HTTP memory pool, KiB (0 = header cap + 16; smaller saves RAM with many streams)")       \
+    X(sse_heartbeat, "sse-heartbeat", "MERCATO_SSE_HEARTBEAT", INT, "15", 1, 3600, 0,                          \
+      "seconds between SSE heartbeat comments (keeps proxies from closing idle streams)")                       \
+    X(sse_retry_ms, "sse-retry-ms", "MERCATO_SSE_RETRY_MS", INT, "3000", 100, 600000, 0,                          \
+      "reconnect delay hinted to SSE clients (retry: field), ms")                                               \
+    X(sse_buffer_kb, "sse-buffer-kb", "MERCATO_SSE_BUFFER_KB", INT, "64", 1, 65536, 0,                             \
+      "bytes an SSE client may fall behind, KiB, before it is told to reconnect")                               \
+    X(sse_poll_ms, "sse-poll-ms", "MERCATO_SSE_POLL_MS", INT, "20", 1, 10000, 0,                                   \
+      "how often the SSE tailer reads new events from the event log, ms")                                      \
+    X(sse_max_streams, "sse-max-streams", "MERCATO_SSE_MAX_STREAMS", INT, "20000", 1, 1000000, 0,                   \
+      "open SSE streams per instance (503 beyond; --conn-limit bounds them too)")                               \
     X(search_cache_mb, "search-cache-mb", "MERCATO_SEARCH_CACHE_MB", INT, "16", 0, 65536, 0,                    \
       "search and suggest answer cache budget in MiB (0 disables)")                                        \
     X(fulfilment_auto, "fulfilment-auto", "MERCATO_FULFILMENT_AUTO", BOOL, "true", 0, 1, 0,                      \

@@ -7,6 +7,7 @@
 #include "app/idempotency.h"
 #include "auth/auth.h"
 #include "fulfil/fulfil.h"
+#include "live/live.h"
 #include "mail/mail.h"
 #include "orders/orders.h"
 #include "orders/refund.h"
@@ -19,4 +20,5 @@ void app_jobs(jobs_t *rt, app_t *app)
     fulfil_jobs(rt, app);
     orders_jobs(rt, app);
     refund_jobs(rt);
+    live_jobs(rt, app);
 }

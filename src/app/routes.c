@@ -5,6 +5,7 @@
 #include "auth/auth.h"
 #include "catalog/routes.h"
 #include "fulfil/fulfil.h"
+#include "live/live.h"
 #include "ops/ops.h"
 #include "orders/orders.h"
 #include "orders/refund.h"
@@ -18,4 +19,5 @@ void app_routes(router_t *r)
     fulfil_routes(r);
     orders_routes(r);
     refund_routes(r);
+    live_routes(r);
 }

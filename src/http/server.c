@@ -494,7 +494,7 @@ http_stream_t *http_respond_stream(http_req_t *req, int status, const char *ctyp
     s->read_fn = read_fn;
     s->free_fn = free_fn;
     s->ctx = ctx;
-    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, s,
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, stream_reader, s,
                                                                stream_free);
     if (!r) abort();
     if (ctype) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
@@ -982,6 +982,9 @@ int http_server_start(http_server_t *s)
     /* ask for a larger per-connection pool than our header cap so that our
      * own 431 problem+json answers most oversized headers, not MHD's page */
     size_t pool = s->opts.header_max + 16 * 1024;
+    /* many long-lived streams: libmicrohttpd touches about half of each
+     * pool, so a smaller one (--conn-memory-kb) is what bounds their RSS */
+    if (s->opts.conn_memory) pool = s->opts.conn_memory;
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->opts.threads, MHD_OPTION_CONNECTION_LIMIT,

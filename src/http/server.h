@@ -30,6 +30,7 @@ typedef struct http_server_opts {
     size_t header_max;         /* total request header bytes (431 beyond) */
     unsigned conn_limit;       /* simultaneous connections */
     unsigned idle_timeout_s;   /* idle / header timeout per connection */
+    size_t conn_memory;       /* per-connection pool bytes; 0 = header_max + 16 KiB */
     const char *cors_origins;  /* "" none, "*" any, or comma-separated origins */
     int access_log;            /* 1 = one JSON line per request */
 } http_server_opts_t;
