@@ -257,8 +257,9 @@ int fulfil_apply_event(db_conn_t *c, const char *shipment_id, const char *source
     n = db_exec(c, &q_ship_move, "ssLsL", shipment_id, ship_status_name(ev->status), ev->occurred_at, trk, now);
     if (n < 0) return (int)n;
     char at[32];
-    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?}", "shipment_id", shipment_id, "order_id", order_id,
-                          "from", ship_status_name((ship_status_t)cur), "to", ship_status_name(ev->status),
+    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?}", "shipment_id", shipment_id, "order_id",
+                          order_id, "from", ship_status_name((ship_status_t)cur), "to", ship_status_name(ev->status),
+                          "status", ship_status_name(ev->status),
                           "occurred_at", time_fmt_rfc3339(at, ev->occurred_at), "tracking_number", trk, "location",
                           loc);
     int64_t eid = event_append_owned(c, "shipment.status_changed", order_id, actor, has_customer ? customer : NULL, p);

@@ -9,8 +9,9 @@
  * notification keyed by the event id (ON CONFLICT DO NOTHING: a replayed
  * event is a no-op) and, only when that insert happened, enqueues the
  * email in the same transaction, so a crash can neither lose nor double a
- * mail.  The recipient is the event's "email" field, else the owner's
- * account email.
+ * mail.  The recipient is the event's "email" field, else the address the
+ * order was placed with, else the owner's account email.  Guest orders (no
+ * owner) get the emails only, their row (user_id "") being the marker.
  *
  * Lists are newest first; the cursor is the last item's event id (opaque
  * to clients).
@@ -88,6 +89,9 @@ void notify_money(char *out, size_t outlen, long long minor, const char *currenc
 DB_SQL(q_insert, "INSERT INTO notifications (id, user_id, event_id, kind, subject, title, body, data, created_at) "
                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING");
 DB_SQL(q_user_email, "SELECT email FROM users WHERE id = $1");
+DB_SQL(q_order_email, "SELECT email FROM orders WHERE id = $1");
+DB_SQL(q_tracking, "SELECT tracking_number, carrier FROM shipments WHERE order_id = $1 AND tracking_number IS NOT NULL"
+                   " ORDER BY id");
 
 static const char *str_field(json_t *o, const char *k)
 {
@@ -121,6 +125,25 @@ static int apply_tx(db_conn_t *c, void *arg)
     const char *order_id = str_field(d, "order_id");
     if (!*order_id) order_id = ev->subject;
     const char *tracking = str_field(d, "tracking_number");
+    const char *carrier = str_field(d, "carrier");
+    char tracking_buf[256] = "", carrier_buf[64] = "";
+    if (!*tracking && !strcmp(a->n->kind, "order_shipped")) {
+        /* the order's status event does not carry them: the shipments do
+         * (one tracking number per seller's parcel) */
+        int rc;
+        db_stmt_t *st = db_query(c, &q_tracking, &rc, "s", order_id);
+        if (!st) return rc;
+        while (rc == DB_ROW) {
+            size_t n = strlen(tracking_buf);
+            snprintf(tracking_buf + n, sizeof tracking_buf - n, "%s%s", n ? ", " : "", db_col_text(st, 0));
+            if (!carrier_buf[0]) snprintf(carrier_buf, sizeof carrier_buf, "%s", db_col_text(st, 1));
+            rc = db_step(st);
+        }
+        db_reset(st);
+        if (rc < 0) return rc;
+        tracking = tracking_buf;
+        if (!*carrier) carrier = carrier_buf;
+    }
     char total[64], body[512];
     total_of(d, total, sizeof total);
     if (!strcmp(a->n->kind, "order_confirmed"))
@@ -142,8 +165,11 @@ static int apply_tx(db_conn_t *c, void *arg)
     json_decref(nd);
     char nid[ID_MAX];
     id_new(nid, "ntf");
-    int64_t ch = db_exec(c, &q_insert, "ssLsssssL", nid, ev->owner, ev->id, a->n->kind, order_id, a->n->title, body,
-                         ndt ? ndt : "{}", ev->created_at);
+    /* a guest's order has no account: the row (user_id "") is then only the
+     * once-per-event marker for its email, and no one can list it */
+    bool member = ev->owner && !strncmp(ev->owner, "usr_", 4);
+    int64_t ch = db_exec(c, &q_insert, "ssLsssssL", nid, member ? ev->owner : "", ev->id, a->n->kind, order_id,
+                         a->n->title, body, ndt ? ndt : "{}", ev->created_at);
     free(ndt);
     if (ch < 0) return (int)ch;
     if (ch == 0 || !a->n->mail) return 0; /* replayed event, or no mail for this kind */
@@ -151,6 +177,14 @@ static int apply_tx(db_conn_t *c, void *arg)
     char email[320] = "";
     snprintf(email, sizeof email, "%s", str_field(d, "email"));
     if (!email[0]) {
+        /* the address the order was placed with, else the account's */
+        int rc;
+        db_stmt_t *st = db_query(c, &q_order_email, &rc, "s", order_id);
+        if (!st) return rc;
+        if (rc == DB_ROW && db_col_text(st, 0)) snprintf(email, sizeof email, "%s", db_col_text(st, 0));
+        db_reset(st);
+    }
+    if (!email[0] && member) {
         int rc;
         db_stmt_t *st = db_query(c, &q_user_email, &rc, "s", ev->owner);
         if (!st) return rc;
@@ -158,14 +192,14 @@ static int apply_tx(db_conn_t *c, void *arg)
         db_reset(st);
     }
     if (!email[0]) {
-        log_warn("notify", "no email address for %s (%s); notification only", ev->owner, ev->type);
+        log_warn("notify", "no email address for %s (%s); notification only", member ? ev->owner : order_id, ev->type);
         return 0;
     }
     char url[512];
     snprintf(url, sizeof url, "%s/orders/%s", a->public_url ? a->public_url : "", order_id);
     json_t *vars = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "shop", a->shop ? a->shop : "mercato",
                              "order_id", order_id, "order_url", url, "total", total, "tracking_number", tracking,
-                             "carrier", str_field(d, "carrier"), "tracking_url", str_field(d, "tracking_url"), "reason",
+                             "carrier", carrier, "tracking_url", str_field(d, "tracking_url"), "reason",
                              str_field(d, "reason"));
     int64_t job = mail_enqueue(c, email, a->n->mail, vars);
     json_decref(vars);
@@ -174,13 +208,19 @@ static int apply_tx(db_conn_t *c, void *arg)
 
 int notify_apply(db_t *db, const event_t *ev, const char *public_url, const char *shop)
 {
-    if (!ev->owner || !ev->owner[0] || strncmp(ev->owner, "usr_", 4) != 0) return 0;
+    bool member = ev->owner && !strncmp(ev->owner, "usr_", 4);
     json_t *data = json_loads(ev->payload ? ev->payload : "{}", 0, NULL);
     if (!json_is_object(data)) {
         json_decref(data);
         return 0;
     }
     const notice_t *n = notice_for(ev->type, data);
+    /* guests (no account) get the emails, not in-app notifications */
+    if (n && !member) {
+        const char *oid = str_field(data, "order_id");
+        if (!*oid && ev->subject) oid = ev->subject;
+        if (!n->mail || strncmp(oid, "ord_", 4) != 0) n = NULL;
+    }
     int rc = 0;
     if (n) {
         apply_ctx_t a = { ev, n, data, public_url, shop };

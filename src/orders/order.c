@@ -404,9 +404,9 @@ int order_checkout(db_conn_t *c, const checkout_input_t *in, const char *user_id
         ret = (int)jid;
         goto done;
     }
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:I, s:s, s:i, s:s}", "order_id", out->order_id, "number", number,
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:I, s:s, s:i, s:s, s:s}", "order_id", out->order_id, "number", number,
                            "status", "pending_payment", "total", (json_int_t)t.total, "currency", cart.currency,
-                           "lines", nl, "cart_id", cart.id);
+                           "lines", nl, "cart_id", cart.id, "email", email);
     int64_t eid = event_append_owned(c, "order.created", out->order_id, user_id ? user_id : "guest", user_id, ev);
     json_decref(ev);
     if (eid < 0) ret = (int)eid;
