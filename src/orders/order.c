@@ -233,6 +233,7 @@ void order_number_new(char out[ORDER_NUMBER_MAX], int64_t now_ms)
 /* ---------- checkout ---------- */
 
 DB_SQL(q_cart_claim, "UPDATE carts SET status = 'converted', updated_at = $2 WHERE id = $1 AND status = 'active'");
+DB_SQL(q_account_email, "SELECT email FROM users WHERE id = $1");
 DB_SQL(q_cart_email, "SELECT email FROM carts WHERE id = $1");
 DB_SQL(q_cart_lines, "SELECT ci.variant_id, ci.quantity, v.sku, v.title, v.price_amount, v.currency, p.id, p.title,"
                      " p.status, p.seller_id"
@@ -272,6 +273,13 @@ int order_checkout(db_conn_t *c, const checkout_input_t *in, const char *user_id
         snprintf(email, sizeof email, "%s", in->email);
     } else {
         db_stmt_t *st = db_query(c, &q_cart_email, &rc, "s", cart.id);
+        if (!st) return rc;
+        if (rc == DB_ROW && !db_col_is_null(st, 0)) snprintf(email, sizeof email, "%s", db_col_text(st, 0));
+        db_reset(st);
+    }
+    if (!email[0] && user_id) {
+        /* a signed-in customer's receipts go to their account's address */
+        db_stmt_t *st = db_query(c, &q_account_email, &rc, "s", user_id);
         if (!st) return rc;
         if (rc == DB_ROW && !db_col_is_null(st, 0)) snprintf(email, sizeof email, "%s", db_col_text(st, 0));
         db_reset(st);
