@@ -7,10 +7,12 @@
 #include "app/idempotency.h"
 #include "auth/auth.h"
 #include "mail/mail.h"
+#include "webhooks/webhooks.h"
 
 void app_jobs(jobs_t *rt, app_t *app)
 {
     idem_jobs(rt);
     auth_jobs(rt, app);
     mail_jobs(rt, app);
+    webhook_jobs(rt, app);
 }

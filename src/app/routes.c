@@ -5,6 +5,7 @@
 #include "auth/auth.h"
 #include "catalog/routes.h"
 #include "ops/ops.h"
+#include "webhooks/webhooks.h"
 
 void app_routes(router_t *r)
 {
@@ -12,4 +13,5 @@ void app_routes(router_t *r)
     auth_routes(r);
     catalog_routes(r);
     search_routes(r);
+    webhook_routes(r);
 }
