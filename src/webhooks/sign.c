@@ -152,6 +152,10 @@ int webhook_url_check(const char *url, int allow_private, char *err, size_t errl
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
             return snprintf(err, errlen, "must not contain spaces, control or non-ASCII characters"), -1;
+    /* curl's parser is lenient ("http:/host" becomes "http://host"); ask
+     * for the plain form so that what is stored is what is meant */
+    if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
+        return snprintf(err, errlen, "must start with http:// or https://"), -1;
     CURLU *u = curl_url();
     if (!u) return snprintf(err, errlen, "cannot be checked now"), -1;
     int rc = -1;
