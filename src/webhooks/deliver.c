@@ -418,6 +418,29 @@ out:
     return result;
 }
 
+/* ---- retention: finished deliveries (and their attempts) go after
+ * --job-retention, like finished jobs, so the log does not grow without end */
+
+DB_SQL(q_purge, "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND updated_at < $1");
+
+static int64_t g_retention_ms = INT64_C(168) * 3600 * 1000;
+
+static int purge_job(job_run_t *run, const job_t *job, void *ctx)
+{
+    (void)job;
+    (void)ctx;
+    db_conn_t *c = db_acquire(jobs_run_db(run));
+    if (!c) return JOB_RETRY;
+    int64_t n = db_exec(c, &q_purge, "L", time_now_ms() - g_retention_ms);
+    db_release(c);
+    if (n < 0) {
+        jobs_fail(run, "purge failed: %lld", (long long)n);
+        return JOB_RETRY;
+    }
+    if (n > 0) log_info("webhooks", "purged %lld finished deliveries", (long long)n);
+    return JOB_OK;
+}
+
 void webhook_jobs(jobs_t *rt, app_t *app)
 {
     config_t *cfg = app->cfg;
@@ -432,4 +455,7 @@ void webhook_jobs(jobs_t *rt, app_t *app)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     jobs_register(rt, WEBHOOK_QUEUE, deliver_job, app);
     jobs_consume_events(rt, "webhooks", webhook_on_event, app);
+    g_retention_ms = cfg->job_retention * 3600 * 1000;
+    jobs_register(rt, "webhooks.purge", purge_job, NULL);
+    jobs_schedule(rt, "webhooks.purge", "23 * * * *", "webhooks.purge", NULL);
 }
