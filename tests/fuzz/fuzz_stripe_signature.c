@@ -89,10 +89,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check(ev.ref[0] && (ev.status == PAY_SUCCEEDED || ev.status == PAY_FAILED || ev.status == PAY_REFUNDED),
                   "relevant event without reference or status");
     }
-    pay_result_t r;
-    stripe_answer_result(200, body, 0, &r);
-    stripe_answer_result(402, body, 0, &r);
-    stripe_answer_result(200, body, 1, &r);
+    /* API answers arrive NUL-terminated (a buf_t) */
+    char *answer = malloc(blen + 1);
+    if (answer) {
+        memcpy(answer, body, blen);
+        answer[blen] = 0;
+        pay_result_t r;
+        stripe_answer_result(200, answer, 0, &r);
+        stripe_answer_result(402, answer, 0, &r);
+        stripe_answer_result(200, answer, 1, &r);
+        free(answer);
+    }
     free(header);
     return 0;
 }
