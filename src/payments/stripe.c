@@ -202,7 +202,7 @@ int stripe_event_parse(const char *body, size_t len, stripe_event_t *out)
     const char *id = json_string_value(json_object_get(ev, "id"));
     const char *type = json_string_value(json_object_get(ev, "type"));
     const char *what = json_string_value(json_object_get(ev, "object"));
-    if (!id || !type || !json_is_object(obj) || (what && strcmp(what, "event") != 0) || strlen(id) >= sizeof out->id ||
+    if (!id || !type || !id[0] || !type[0] || !json_is_object(obj) || (what && strcmp(what, "event") != 0) || strlen(id) >= sizeof out->id ||
         strlen(type) >= sizeof out->type) {
         json_decref(ev);
         return -1;

@@ -56,6 +56,7 @@ DB_SQL(q_delivery_insert,
 typedef struct {
     const event_t *ev;
     char *body;
+    int enqueued;
 } consume_ctx_t;
 
 #define MATCH_MAX 256
@@ -63,6 +64,7 @@ typedef struct {
 static int consume_tx(db_conn_t *c, void *vctx)
 {
     consume_ctx_t *cc = vctx;
+    cc->enqueued = 0; /* db_tx may run this again after a busy retry */
     char ids[MATCH_MAX][ID_MAX];
     int n = 0, rc;
     db_stmt_t *st = db_query(c, &q_matching, &rc, "L", cc->ev->id);
@@ -84,6 +86,7 @@ static int consume_tx(db_conn_t *c, void *vctx)
         if (ch == 1) {
             int64_t jid = webhook_delivery_enqueue(c, did);
             if (jid < 0) return (int)jid;
+            cc->enqueued++;
         }
     }
     return 0;
@@ -108,11 +111,12 @@ static char *event_body(const event_t *ev)
 
 int webhook_on_event(db_t *db, const event_t *ev, void *ctx)
 {
-    (void)ctx;
-    consume_ctx_t cc = { ev, event_body(ev) };
+    app_t *app = ctx;
+    consume_ctx_t cc = { ev, event_body(ev), 0 };
     if (!cc.body) return -1;
     int rc = db_tx(db, consume_tx, &cc);
     free(cc.body);
+    if (rc == 0 && cc.enqueued && app && app->jobs) jobs_notify(app->jobs); /* do not wait for the next poll */
     if (rc != 0) log_warn("webhooks", "event %lld not turned into deliveries yet (%d)", (long long)ev->id, rc);
     return rc;
 }
