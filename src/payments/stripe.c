@@ -212,7 +212,7 @@ int stripe_event_parse(const char *body, size_t len, stripe_event_t *out)
     out->livemode = json_is_true(json_object_get(ev, "livemode"));
     if (strcmp(type, "payment_intent.succeeded") == 0 || strcmp(type, "payment_intent.payment_failed") == 0) {
         const char *pi = json_string_value(json_object_get(obj, "id"));
-        if (pi && strlen(pi) < sizeof out->ref) {
+        if (pi && pi[0] && strlen(pi) < sizeof out->ref) {
             snprintf(out->ref, sizeof out->ref, "%s", pi);
             out->relevant = 1;
             if (type[15] == 's') { /* payment_intent.succeeded */
@@ -228,7 +228,7 @@ int stripe_event_parse(const char *body, size_t len, stripe_event_t *out)
         }
     } else if (strcmp(type, "charge.refunded") == 0) {
         const char *pi = json_string_value(json_object_get(obj, "payment_intent"));
-        if (pi && strlen(pi) < sizeof out->ref) {
+        if (pi && pi[0] && strlen(pi) < sizeof out->ref) {
             snprintf(out->ref, sizeof out->ref, "%s", pi);
             out->relevant = 1;
             out->status = PAY_REFUNDED;
