@@ -41,5 +41,7 @@ console.log(`events: ${N} (API concurrency ${CONC}), workers ${process.env.WORKE
 console.log(`commit rate: ${(N / ((tCommitted - t0) / 1000)).toFixed(0)} events/s; delivered all ${N} in ${((tDone - t0) / 1000).toFixed(2)} s = ${(N / ((tDone - t0) / 1000)).toFixed(0)} deliveries/s`);
 console.log(`commit → receiver delay: p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${delays[delays.length - 1]} ms`);
 console.log(`server peak RSS: ${(Number(rss) / 1024).toFixed(1)} MiB`);
+const warns = srv.logs.filter((l) => l.json && l.json.level !== "info");
+if (warns.length) console.log(`server warnings: ${warns.length}; first: ${warns[0].raw.slice(0, 300)}`);
 await srv.stop();
 await rcv.close();
