@@ -553,7 +553,14 @@ static void retry_delivery(http_req_t *req)
                                     "Only failed deliveries can be retried.");
     }
     int64_t jid = ch == 1 ? webhook_delivery_enqueue(c, did) : -1;
-    rc = jid >= 0 ? db_commit(c) : (db_rollback(c), -1);
+    if (jid == 0) {
+        /* the job of the last attempt has not finished yet (unique key) */
+        db_rollback(c);
+        db_release(c);
+        return http_respond_problem(req, 409, "invalid-delivery-state", "Conflict",
+                                    "The delivery's last attempt is still finishing; try again in a moment.");
+    }
+    rc = jid > 0 ? db_commit(c) : (db_rollback(c), -1);
     json_t *j = rc == 0 ? delivery_load(c, id, did, &rc) : NULL;
     db_release(c);
     if (!j) return respond_unavailable(req);
