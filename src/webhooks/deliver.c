@@ -26,6 +26,7 @@
 #include "jobs/jobq.h"
 #include "util/id.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/timeutil.h"
 #include "webhooks/webhooks.h"
 
@@ -301,6 +302,25 @@ static int record_tx(db_conn_t *c, void *vctx)
     return ch < 0 ? (int)ch : 0;
 }
 
+/* ---- metrics: attempts by outcome (no endpoint labels: unbounded) ---- */
+
+static struct {
+    uint64_t delivered, failed, refused, gone;
+    metrics_hist_t duration;
+} M;
+
+static void render_metrics(buf_t *out, void *ctx)
+{
+    (void)ctx;
+    metrics_family(out, "mercato_webhook_attempts_total", "counter", "Outgoing webhook HTTP attempts by outcome.");
+    buf_printf(out, "mercato_webhook_attempts_total{outcome=\"delivered\"} %llu\n", (unsigned long long)metrics_get(&M.delivered));
+    buf_printf(out, "mercato_webhook_attempts_total{outcome=\"failed\"} %llu\n", (unsigned long long)metrics_get(&M.failed));
+    buf_printf(out, "mercato_webhook_attempts_total{outcome=\"refused\"} %llu\n", (unsigned long long)metrics_get(&M.refused));
+    buf_printf(out, "mercato_webhook_attempts_total{outcome=\"gone\"} %llu\n", (unsigned long long)metrics_get(&M.gone));
+    metrics_family(out, "mercato_webhook_attempt_duration_seconds", "histogram", "Duration of outgoing webhook HTTP attempts.");
+    metrics_hist_render(out, "mercato_webhook_attempt_duration_seconds", "", &M.duration);
+}
+
 static int64_t backoff_ms(int attempt)
 {
     int64_t d = S.backoff_ms;
@@ -384,6 +404,11 @@ static int deliver_job(job_run_t *run, const job_t *job, void *ctx)
     sodium_memzero(secret, sizeof secret);
     sodium_memzero(prev, sizeof prev);
 
+    metrics_hist_observe_us(&M.duration, res.duration_ms * 1000);
+    metrics_inc(res.refused[0]                            ? &M.refused
+                : res.status >= 200 && res.status < 300 ? &M.delivered
+                : res.status == 410                     ? &M.gone
+                                                        : &M.failed);
     record_ctx_t rec = { did, endpoint_id, attempt, started, &res, OUT_SUCCEEDED, 0 };
     int64_t delay = 0;
     if (res.status >= 200 && res.status < 300) {
@@ -458,6 +483,7 @@ void webhook_jobs(jobs_t *rt, app_t *app)
     webhook_configure(&s);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     jobs_register(rt, WEBHOOK_QUEUE, deliver_job, app);
+    metrics_register(render_metrics, NULL);
     jobs_consume_events(rt, "webhooks", webhook_on_event, app);
     g_retention_ms = cfg->job_retention * 3600 * 1000;
     jobs_register(rt, "webhooks.purge", purge_job, NULL);

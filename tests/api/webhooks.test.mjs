@@ -163,6 +163,9 @@ test('an event is delivered once, signed per Standard Webhooks, to matching endp
   // the consumer already decided for this event: nothing for the other endpoint
   assert.equal((await deliveries(other.id)).data.length, 0);
   assert.equal(rcv.requests.filter((q) => q.path === '/hook').length, 1);
+  const m = (await req(srv.url, 'GET', '/metrics')).text;
+  assert.ok(Number(m.match(/^mercato_webhook_attempts_total\{outcome="delivered"\} (\d+)$/m)?.[1]) >= 1, 'delivered counter');
+  assert.match(m, /^mercato_webhook_attempt_duration_seconds_count \d+$/m);
   await req(srv.url, 'DELETE', `/v1/admin/webhook-endpoints/${ep.id}`, { headers: auth });
   await req(srv.url, 'DELETE', `/v1/admin/webhook-endpoints/${other.id}`, { headers: auth });
 });
@@ -311,6 +314,8 @@ test('without --webhook-allow-private, private and loopback targets are refused 
       assert.equal(d.attempts[0].status_code, null);
       assert.match(d.attempts[0].error, /refused to connect to .*(loopback|private)/);
       assert.equal(rcv.requests.length, 0, 'nothing reached the receiver');
+      const m = (await req(api.url, 'GET', '/metrics')).text;
+      assert.match(m, /^mercato_webhook_attempts_total\{outcome="refused"\} 1$/m);
     } else {
       t.diagnostic(`host name ${name} does not resolve to a private address; connect-time check not exercised`);
     }
