@@ -122,7 +122,25 @@
     X(reservation_ttl, "reservation-ttl", "MERCATO_RESERVATION_TTL", INT, "900", 1, 604800, 0,                  \
       "seconds an unpaid order holds its stock before it is cancelled")                                      \
     X(cart_ttl, "cart-ttl", "MERCATO_CART_TTL", INT, "1209600", 60, 31536000, 0,                               \
-      "seconds of inactivity after which a cart expires")
+      "seconds of inactivity after which a cart expires")                                                    \
+    X(webhook_allow_private, "webhook-allow-private", "MERCATO_WEBHOOK_ALLOW_PRIVATE", BOOL, "false", 0, 1, 0,    \
+      "let webhook endpoints be private, loopback or link-local addresses (tests, closed networks)")          \
+    X(webhook_timeout, "webhook-timeout", "MERCATO_WEBHOOK_TIMEOUT", INT, "10", 1, 300, 0,                        \
+      "seconds one webhook delivery attempt may take (connect at most 5)")                                    \
+    X(webhook_max_attempts, "webhook-max-attempts", "MERCATO_WEBHOOK_MAX_ATTEMPTS", INT, "8", 1, 50, 0,           \
+      "attempts per webhook delivery before it fails")                                                        \
+    X(webhook_backoff_ms, "webhook-backoff-ms", "MERCATO_WEBHOOK_BACKOFF_MS", INT, "30000", 10, 3600000, 0,         \
+      "first webhook retry delay in ms, doubled per attempt (+-20% jitter, at most 1 h)")                    \
+    X(webhook_disable_after, "webhook-disable-after", "MERCATO_WEBHOOK_DISABLE_AFTER", INT, "5", 1, 1000, 0,      \
+      "consecutive failed webhook deliveries that disable an endpoint")                                       \
+    X(stripe_secret_key, "stripe-secret-key", "STRIPE_SECRET_KEY", STR, "", 0, 0, CFG_SECRET,                      \
+      "Stripe secret API key (sk_...; empty = the stripe provider is not registered)")                        \
+    X(stripe_webhook_secret, "stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET", STR, "", 0, 0, CFG_SECRET,          \
+      "Stripe webhook signing secret (whsec_...) for POST /v1/webhooks/stripe")                                \
+    X(stripe_api_base, "stripe-api-base", "MERCATO_STRIPE_API_BASE", STR, "https://api.stripe.com", 0, 0, 0,       \
+      "base URL of Stripe's REST API (a local server in tests)")                                              \
+    X(stripe_timeout, "stripe-timeout", "MERCATO_STRIPE_TIMEOUT", INT, "30", 1, 300, 0,                            \
+      "seconds one call to Stripe's API may take")
 
 typedef struct config {
 #define CFG_FIELD_STR char *

@@ -11,6 +11,8 @@
 #include "mail/mail.h"
 #include "orders/orders.h"
 #include "orders/refund.h"
+#include "payments/reconcile.h"
+#include "webhooks/webhooks.h"
 
 void app_jobs(jobs_t *rt, app_t *app)
 {
@@ -20,5 +22,7 @@ void app_jobs(jobs_t *rt, app_t *app)
     fulfil_jobs(rt, app);
     orders_jobs(rt, app);
     refund_jobs(rt);
+    reconcile_jobs(rt);
     live_jobs(rt, app);
+    webhook_jobs(rt, app);
 }

@@ -9,6 +9,8 @@
 #include "ops/ops.h"
 #include "orders/orders.h"
 #include "orders/refund.h"
+#include "payments/stripe.h"
+#include "webhooks/webhooks.h"
 
 void app_routes(router_t *r)
 {
@@ -19,5 +21,7 @@ void app_routes(router_t *r)
     fulfil_routes(r);
     orders_routes(r);
     refund_routes(r);
+    stripe_webhook_routes(r);
     live_routes(r);
+    webhook_routes(r);
 }

@@ -696,22 +696,47 @@ static void fire_due(jobs_t *rt, db_conn_t *c)
     }
 }
 
+/* A batch of events is copied out of the read statement before any
+ * consumer runs: on SQLite an open statement pins this connection's read
+ * snapshot, and a consumer that writes (enqueues jobs, inserts rows) would
+ * get SQLITE_BUSY_SNAPSHOT as soon as another thread had committed. */
+typedef struct event_copy {
+    event_t ev;
+    char *type, *subject, *actor, *owner, *payload;
+} event_copy_t;
+
 typedef struct consume_ctx {
-    jobs_t *rt;
-    consumer_t *cons;
-    int64_t last;
-    int stopped;
+    event_copy_t *evs;
+    int n;
 } consume_ctx_t;
 
-static int consume_one(const event_t *ev, void *arg)
+static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
+
+static int copy_one(const event_t *ev, void *arg)
 {
     consume_ctx_t *cc = arg;
-    if (cc->cons->fn(cc->rt->db, ev, cc->cons->ctx) != 0) {
-        cc->stopped = 1;
-        return 1;
-    }
-    cc->last = ev->id;
+    event_copy_t *e = &cc->evs[cc->n++];
+    e->type = dup_or_null(ev->type);
+    e->subject = dup_or_null(ev->subject);
+    e->actor = dup_or_null(ev->actor);
+    e->owner = dup_or_null(ev->owner);
+    e->payload = dup_or_null(ev->payload);
+    e->ev = *ev;
+    e->ev.type = e->type, e->ev.subject = e->subject, e->ev.actor = e->actor;
+    e->ev.owner = e->owner, e->ev.payload = e->payload;
     return 0;
+}
+
+static void copies_free(consume_ctx_t *cc)
+{
+    for (int i = 0; i < cc->n; i++) {
+        free(cc->evs[i].type);
+        free(cc->evs[i].subject);
+        free(cc->evs[i].actor);
+        free(cc->evs[i].owner);
+        free(cc->evs[i].payload);
+    }
+    cc->n = 0;
 }
 
 static void run_consumers(jobs_t *rt, db_conn_t *c)
@@ -726,15 +751,24 @@ static void run_consumers(jobs_t *rt, db_conn_t *c)
         if (!st) continue;
         int64_t last = rc == DB_ROW ? db_col_int(st, 0) : 0;
         db_reset(st);
+        event_copy_t *evs = xmalloc(200 * sizeof *evs);
         for (int round = 0; round < 10; round++) {
-            consume_ctx_t cc = { rt, cons, last, 0 };
-            int n = event_read(c, last, NULL, 200, consume_one, &cc);
-            if (cc.last != last) {
-                db_exec(c, &q_cons_save, "sLLs", cons->name, cc.last, time_now_ms(), rt->base_id);
-                last = cc.last;
+            consume_ctx_t cc = { evs, 0 };
+            int n = event_read(c, last, NULL, 200, copy_one, &cc);
+            int64_t done = last;
+            int stopped = 0;
+            for (int k = 0; k < cc.n && !stopped; k++) {
+                if (cons->fn(rt->db, &evs[k].ev, cons->ctx) != 0) stopped = 1;
+                else done = evs[k].ev.id;
             }
-            if (n < 200 || cc.stopped) break;
+            copies_free(&cc);
+            if (done != last) {
+                db_exec(c, &q_cons_save, "sLLs", cons->name, done, time_now_ms(), rt->base_id);
+                last = done;
+            }
+            if (n < 200 || stopped) break;
         }
+        free(evs);
     }
 }
 

@@ -62,7 +62,8 @@ int jobs_schedule(jobs_t *rt, const char *name, const char *cron, const char *qu
  * once, by exactly one process at a time across all instances (the cursor
  * and a lease live in event_consumers).  fn returns 0 when the event is
  * handled; non-zero stops the batch and the event is offered again later.
- * Runs on the scheduler thread, so only in processes with workers. */
+ * Runs on the scheduler thread, so only in processes with workers.  The
+ * batch is read (and copied) before fn runs, so fn may write with db. */
 typedef int (*event_consumer_fn)(db_t *db, const event_t *ev, void *ctx);
 void jobs_consume_events(jobs_t *rt, const char *name, event_consumer_fn fn, void *ctx);
 /* A local watcher: called in this process for every event committed after

@@ -26,6 +26,7 @@
 #include "orders/inventory.h"
 #include "orders/order.h"
 #include "orders/payment.h"
+#include "payments/stripe.h"
 #include "payments/test_provider.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -902,6 +903,11 @@ static int purge_handler(job_run_t *run, const job_t *job, void *ctx)
 void orders_jobs(jobs_t *rt, app_t *app)
 {
     pay_test_register();
+    /* Stripe, when a secret key is configured (every process that creates
+     * or processes payments runs this: serve with or without workers, and
+     * mercato worker) */
+    stripe_configure(app->cfg->stripe_secret_key, app->cfg->stripe_api_base, (int)app->cfg->stripe_timeout);
+    if (app->cfg->stripe_secret_key[0]) pay_provider_register(stripe_provider());
     jobs_register(rt, "orders.expire", expire_handler, NULL);
     jobs_register(rt, "carts.purge", purge_handler, app);
     jobs_schedule(rt, "carts.purge", "17 * * * *", "carts.purge", NULL);

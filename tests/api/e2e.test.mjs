@@ -1,24 +1,38 @@
 // e2e.test.mjs — the life of an order end to end over real HTTP, on SQLite
-// and PostgreSQL: a signed-in customer's cart → order → payment → shipment
-// created → a delivery client reports in_transit then delivered → an SSE
-// client on the order's stream sees every status in order, disconnects
-// midway, resumes with Last-Event-ID and misses nothing → the customer
-// receives the emails on a real local SMTP server.
+// and PostgreSQL: a signed-in customer's cart → order → a Stripe
+// PaymentIntent (against a local server answering like Stripe's API) →
+// Stripe's signed payment_intent.succeeded webhook (signed by the official
+// `stripe` package) → shipment created → a delivery client reports
+// in_transit then delivered → an SSE client on the order's stream sees every
+// status in order, disconnects midway, resumes with Last-Event-ID and misses
+// nothing → the customer receives the emails on a real local SMTP server →
+// a webhook receiver gets signed deliveries that verify with the
+// `standardwebhooks` library, and a failing receiver sees retries.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { startServer, freshDatabase, req, cli, eventually } from './lib/server.mjs';
 import { startSmtp } from './lib/smtp.mjs';
 import { openStream } from './lib/sse.mjs';
+import { startStripeServer } from './lib/stripe_server.mjs';
+import { startReceiver } from './lib/receiver.mjs';
+import Stripe from 'stripe';
+import { Webhook } from 'standardwebhooks';
+
+const STRIPE_WHSEC = 'whsec_' + randomBytes(16).toString('hex');
+const stripe = new Stripe('sk_test_unused');
 
 const ADMIN_TOKEN = 'op-' + randomBytes(24).toString('hex');
 const op = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const ADDRESS = { name: 'Grace Hopper', line1: '1 Harvard Way', city: 'Cambridge', postal_code: '02138', country: 'US' };
 
-let srv, db, smtp;
+let srv, db, smtp, stripeApi, good, failing;
 
 before(async () => {
   smtp = await startSmtp();
+  stripeApi = await startStripeServer();
+  good = await startReceiver();
+  failing = await startReceiver({ respond: () => ({ status: 500, body: 'down' }) });
   db = freshDatabase();
   const s = cli(db.url, ['seed', '--demo', '--products', '20']);
   assert.equal(s.code, 0, s.stderr);
@@ -35,6 +49,12 @@ before(async () => {
       MERCATO_SSE_HEARTBEAT: '1',
       SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
       MERCATO_PUBLIC_URL: 'https://shop.example',
+      STRIPE_SECRET_KEY: 'sk_test_mercato',
+      STRIPE_WEBHOOK_SECRET: STRIPE_WHSEC,
+      MERCATO_STRIPE_API_BASE: `http://127.0.0.1:${stripeApi.port}`,
+      MERCATO_WEBHOOK_ALLOW_PRIVATE: 'true',
+      MERCATO_WEBHOOK_BACKOFF_MS: '100',
+      MERCATO_WEBHOOK_MAX_ATTEMPTS: '3',
     },
   });
 });
@@ -43,6 +63,9 @@ after(async () => {
   const r = await srv.stop();
   db.cleanup();
   await smtp.close();
+  await stripeApi.close();
+  await good.close();
+  await failing.close();
   assert.equal(r.code, 0);
 });
 
@@ -63,6 +86,13 @@ test('cart → order → payment → shipment → carrier → delivered, watched
   r = await req(srv.url, 'POST', '/v1/oauth/token', form({ grant_type: 'client_credentials', client_id: cl.id, client_secret: cl.client_secret }));
   assert.equal(r.status, 200, r.text);
   const carrier = { authorization: `Bearer ${r.body.access_token}` };
+
+  // the shop's systems listening: one receiver that works, one that fails
+  r = await req(srv.url, 'POST', '/v1/admin/webhook-endpoints', { headers: op, body: { url: good.url + '/hook', event_types: ['order.*', 'shipment.*'] } });
+  assert.equal(r.status, 201, r.text);
+  const goodSecret = r.body.secret;
+  r = await req(srv.url, 'POST', '/v1/admin/webhook-endpoints', { headers: op, body: { url: failing.url + '/hook', event_types: ['order.created'] } });
+  assert.equal(r.status, 201, r.text);
 
   // cart and checkout
   r = await req(srv.url, 'GET', '/v1/products?limit=10');
@@ -85,9 +115,23 @@ test('cart → order → payment → shipment → carrier → delivered, watched
   assert.equal(s.status, 200);
   await s.waitFor((x) => x.events.some((e) => e.event === 'order.created'), 15000, 'order.created');
 
-  // pay
-  r = await req(srv.url, 'POST', `/v1/orders/${order.id}/payments`, { headers: me, body: { provider: 'test', method: 'tok_visa' } });
+  // pay with Stripe: the PaymentIntent is created off the request path and
+  // stays processing until Stripe tells us, by signed webhook, that it succeeded
+  r = await req(srv.url, 'POST', `/v1/orders/${order.id}/payments`, { headers: { ...me, 'idempotency-key': 'pay-' + order.id }, body: { provider: 'stripe', method: 'pm_card_processing' } });
   assert.equal(r.status, 201, r.text);
+  let pi;
+  await eventually(async () => (pi = stripeApi.intents().find((x) => x.metadata.order_id === order.id)) !== undefined, 15000, 'PaymentIntent created');
+  assert.equal(pi.amount, order.totals.total.amount);
+  const settled = stripeApi.settle(pi.id, 'succeeded');
+  const evt = JSON.stringify({ id: 'evt_' + randomBytes(8).toString('hex'), object: 'event', api_version: '2024-06-20', created: Math.floor(Date.now() / 1000), livemode: false, type: 'payment_intent.succeeded', data: { object: settled } });
+  const hook = () => req(srv.url, 'POST', '/v1/webhooks/stripe', { headers: { 'content-type': 'application/json', 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload: evt, secret: STRIPE_WHSEC }) }, raw: evt });
+  r = await hook();
+  assert.equal(r.status, 200, r.text);
+  r = await hook();
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.duplicate, true, 'Stripe retrying the same event changes nothing');
+  r = await req(srv.url, 'POST', '/v1/webhooks/stripe', { headers: { 'content-type': 'application/json', 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload: evt, secret: 'whsec_forged' }) }, raw: evt });
+  assert.equal(r.status, 400, 'a forged signature is refused');
 
   // fulfilment makes the shipments
   let ships;
@@ -144,4 +188,20 @@ test('cart → order → payment → shipment → carrier → delivered, watched
   assert.equal(r.status, 200, r.text);
   const kinds = r.body.items.map((n) => n.kind);
   for (const k of ['order_confirmed', 'payment_succeeded', 'order_shipped', 'order_delivered']) assert.ok(kinds.includes(k), `${k} in ${kinds}`);
+
+  // the shop's webhook receiver: signed deliveries that verify, in order
+  await eventually(() => good.requests.some((q) => JSON.parse(q.body).type === 'order.status_changed' && JSON.parse(q.body).data.to === 'delivered'), 15000, 'webhook for delivered');
+  const wh = new Webhook(goodSecret);
+  const got = good.requests.map((q) => wh.verify(q.body, { 'webhook-id': q.headers['webhook-id'], 'webhook-timestamp': q.headers['webhook-timestamp'], 'webhook-signature': q.headers['webhook-signature'] }));
+  const mine = got.filter((g) => g.data.order_id === order.id || g.data.subject === order.id || JSON.stringify(g.data).includes(order.id));
+  const tos = mine.filter((g) => g.type === 'order.status_changed').map((g) => g.data.to);
+  assert.deepEqual(tos, ['paid', 'fulfilling', 'shipped', 'delivered']);
+  assert.ok(mine.some((g) => g.type === 'order.created'));
+  assert.ok(mine.some((g) => g.type === 'shipment.status_changed'));
+  assert.throws(() => new Webhook('whsec_' + Buffer.from('not the secret').toString('base64')).verify(good.requests[0].body, { 'webhook-id': good.requests[0].headers['webhook-id'], 'webhook-timestamp': good.requests[0].headers['webhook-timestamp'], 'webhook-signature': good.requests[0].headers['webhook-signature'] }));
+  // the failing receiver: the same message again and again, then given up
+  await eventually(() => failing.requests.length >= 3, 20000, 'retries to the failing receiver');
+  const hookIds = new Set(failing.requests.map((q) => q.headers['webhook-id']));
+  assert.equal(hookIds.size, 1, 'retries carry the same webhook-id');
+  assert.ok(failing.requests[2].at - failing.requests[1].at >= failing.requests[1].at - failing.requests[0].at - 50, 'the wait grows');
 });
