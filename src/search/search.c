@@ -409,12 +409,14 @@ int search_suggest(db_conn_t *c, arena_t *a, const char *q, int limit, buf_t *ou
 
 #define SC_SLOTS 4096
 #define SC_STRIPES 16
+#define SC_WAYS 4 /* see search_cache_get */
 
 typedef struct sc_entry {
     uint64_t hash, gen;
     char *key;
     char *body;
     size_t len;
+    uint64_t used; /* recency stamp (sc_tick) */
 } sc_entry_t;
 
 static sc_entry_t sc[SC_SLOTS];
@@ -437,25 +439,41 @@ void search_cache_shutdown(void)
 {
     if (!sc_inited) return;
     for (int i = 0; i < SC_SLOTS; i++) {
-        pthread_mutex_lock(&sc_mu[i % SC_STRIPES]);
+        pthread_mutex_lock(&sc_mu[(i / SC_WAYS) % SC_STRIPES]);
         free(sc[i].key);
         free(sc[i].body);
         memset(&sc[i], 0, sizeof sc[i]);
-        pthread_mutex_unlock(&sc_mu[i % SC_STRIPES]);
+        pthread_mutex_unlock(&sc_mu[(i / SC_WAYS) % SC_STRIPES]);
     }
     __atomic_store_n(&sc_bytes, 0, __ATOMIC_RELAXED);
 }
+
+/* The cache is 4-way set associative: a key may live in any of the four
+ * slots of its set, so two hot answers whose hashes share a slot do not
+ * evict each other on every request (with one slot per key, one such pair
+ * made every other request run a full search).  A set is guarded by one
+ * stripe lock; the least recently used entry of a full set is replaced. */
+static uint64_t sc_tick; /* atomic: recency stamps */
+
+static size_t sc_set(uint64_t h) { return (size_t)(h & (SC_SLOTS - 1)) & ~(size_t)(SC_WAYS - 1); }
+static pthread_mutex_t *sc_lock(size_t set) { return &sc_mu[(set / SC_WAYS) % SC_STRIPES]; }
 
 bool search_cache_get(const char *key, buf_t *out)
 {
     if (!sc_inited || !sc_budget) return false;
     uint64_t h = hash_bytes(key, strlen(key));
-    size_t i = h & (SC_SLOTS - 1);
+    size_t set = sc_set(h);
     bool hit = false;
-    pthread_mutex_lock(&sc_mu[i % SC_STRIPES]);
-    if (sc[i].key && sc[i].hash == h && sc[i].gen == catalog_generation() && strcmp(sc[i].key, key) == 0)
-        hit = buf_append(out, sc[i].body, sc[i].len) == 0;
-    pthread_mutex_unlock(&sc_mu[i % SC_STRIPES]);
+    uint64_t gen = catalog_generation();
+    pthread_mutex_lock(sc_lock(set));
+    for (size_t i = set; i < set + SC_WAYS; i++) {
+        if (sc[i].key && sc[i].hash == h && sc[i].gen == gen && strcmp(sc[i].key, key) == 0) {
+            hit = buf_append(out, sc[i].body, sc[i].len) == 0;
+            sc[i].used = __atomic_add_fetch(&sc_tick, 1, __ATOMIC_RELAXED);
+            break;
+        }
+    }
+    pthread_mutex_unlock(sc_lock(set));
     metrics_inc(hit ? &sc_hits : &sc_misses);
     return hit;
 }
@@ -467,17 +485,31 @@ void search_cache_put(const char *key, uint64_t gen, const char *body, size_t le
     if (cost > sc_budget / 8) return; /* one answer may not crowd out the rest */
     if (__atomic_load_n(&sc_bytes, __ATOMIC_RELAXED) + cost > sc_budget) search_cache_shutdown();
     uint64_t h = hash_bytes(key, kl);
-    size_t i = h & (SC_SLOTS - 1);
+    size_t set = sc_set(h);
     char *k = xstrdup(key), *b = xmalloc(len + 1);
     memcpy(b, body, len);
     b[len] = '\0';
-    pthread_mutex_lock(&sc_mu[i % SC_STRIPES]);
-    if (sc[i].key) __atomic_fetch_sub(&sc_bytes, sc[i].len + strlen(sc[i].key) + 64, __ATOMIC_RELAXED);
-    free(sc[i].key);
-    free(sc[i].body);
-    sc[i] = (sc_entry_t){ h, gen, k, b, len };
+    pthread_mutex_lock(sc_lock(set));
+    /* the same key, else an empty or stale slot, else the least recently used */
+    size_t v = set;
+    int score = -1;
+    for (size_t i = set; i < set + SC_WAYS; i++) {
+        int sco = !sc[i].key ? 2 : sc[i].gen != catalog_generation() ? 1 : 0;
+        if (sc[i].key && sc[i].hash == h && strcmp(sc[i].key, key) == 0) {
+            v = i;
+            break;
+        }
+        if (sco > score || (sco == score && sc[i].used < sc[v].used)) {
+            v = i;
+            score = sco;
+        }
+    }
+    if (sc[v].key) __atomic_fetch_sub(&sc_bytes, sc[v].len + strlen(sc[v].key) + 64, __ATOMIC_RELAXED);
+    free(sc[v].key);
+    free(sc[v].body);
+    sc[v] = (sc_entry_t){ h, gen, k, b, len, __atomic_add_fetch(&sc_tick, 1, __ATOMIC_RELAXED) };
     __atomic_fetch_add(&sc_bytes, cost, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&sc_mu[i % SC_STRIPES]);
+    pthread_mutex_unlock(sc_lock(set));
 }
 
 static void render_metrics(buf_t *out, void *ctx)
