@@ -20,7 +20,7 @@
 # (issue 5): by-id >= 40,000 req/s; list >= 10,000 req/s; search p99 <= 10 ms
 # at 32 connections; suggest p99 <= 3 ms; RSS <= 150 MB.  Figures only; the
 # machine is shared, so run it twice before trusting a difference.
-# Environment: PRODUCTS, SEED_DB (copy this database instead of seeding), DURATION, WARMUP, CONNS, SERVER_CPU, WRK_CPU, BUILD.
+# Environment: CASES (default: by-id list search suggest search-nocache), PRODUCTS, SEED_DB (copy this database instead of seeding), DURATION, WARMUP, CONNS, SERVER_CPU, WRK_CPU, BUILD.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PRODUCTS=${PRODUCTS:-100000}
@@ -30,6 +30,7 @@ CONNS=${CONNS:-32}
 SERVER_CPU=${SERVER_CPU:-0}
 WRK_CPU=${WRK_CPU:-1}
 BUILD=${BUILD:-build/release}
+CASES=${CASES:-by-id list search suggest search-nocache}
 BIN=$BUILD/mercato
 [ -x "$BIN" ] || { echo "build first: make MODE=release all" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk is not installed (scripts/deps.sh installs it)" >&2; exit 1; }
@@ -111,14 +112,18 @@ load() { # name file
 rss() { awk '/^VmRSS/ { r = $2 } /^RssAnon/ { a = $2 } END { printf "VmRSS=%.1fMB RssAnon=%.1fMB", r / 1024, a / 1024 }' "/proc/$PID/status"; }
 
 echo "# wrk -t1 -c$CONNS -d${DURATION}s; server: 1 event-loop thread on CPU $SERVER_CPU, wrk on CPU $WRK_CPU"
+cache() { curl -s "$URL/metrics" | awk '/^mercato_search_cache_requests_total\{result="hit"\}/ { h = $2 }
+    /^mercato_search_cache_requests_total\{result="miss"\}/ { m = $2 } END { printf "answer cache hits=%d misses=%d", h, m }'; }
 echo "rss            idle: $(rss)"
-load by-id by-id
-load list list
-load search search
-load suggest suggest
+for c in $CASES; do
+    [ "$c" = search-nocache ] || load "$c" "$c"
+done
 echo "rss            after load, caches warm: $(rss)"
+echo "cache          $(cache) (warm-up passes included)"
 stop
 
-start --search-cache-mb 0
-load search-nocache search
-stop
+if [[ " $CASES " == *" search-nocache "* ]]; then
+    start --search-cache-mb 0
+    load search-nocache search
+    stop
+fi

@@ -246,16 +246,17 @@ static void list_products(http_req_t *req)
      * sort the whole category, and shoppers ask the same pages again. */
     char *key = NULL;
     buf_t b = BUF_INIT(0);
+    char etag[HTTP_ETAG_LEN];
     if (f.status == PRODUCT_PUBLISHED) {
         const char *cv = http_query(req, "cursor");
         key = arena_sprintf(a, "l|%s|%s|%s|%d%lld|%d%lld|%s|%d|%d|%d|%s", f.has_category ? f.category_path : "",
                             f.seller_id ? f.seller_id : "", f.tag ? f.tag : "", f.has_price_min,
                             (long long)f.price_min, f.has_price_max, (long long)f.price_max,
                             f.currency ? f.currency : "", f.rating_min, sort, limit, cv ? cv : "");
-        if (search_cache_get(key, &b)) {
+        if (search_cache_get(key, &b, etag)) {
             db_release(c);
             http_set_header(req, "Cache-Control", "public, no-cache");
-            http_respond_json_etag(req, b.ptr, b.len);
+            http_respond_json_tagged(req, b.ptr, b.len, etag);
             buf_free(&b);
             return;
         }
@@ -284,9 +285,10 @@ static void list_products(http_req_t *req)
     if (page.next_cursor) buf_printf(&b, "\"%s\"", page.next_cursor);
     else buf_puts(&b, "null");
     buf_putc(&b, '}');
-    if (key) search_cache_put(key, gen, b.ptr, b.len);
+    if (key) search_cache_put(key, gen, b.ptr, b.len, etag);
+    else http_etag_of(etag, b.ptr, b.len);
     http_set_header(req, "Cache-Control", f.status == PRODUCT_PUBLISHED ? "public, no-cache" : "private, no-cache");
-    http_respond_json_etag(req, b.ptr, b.len);
+    http_respond_json_tagged(req, b.ptr, b.len, etag);
     buf_free(&b);
 }
 

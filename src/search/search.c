@@ -419,6 +419,7 @@ typedef struct sc_entry {
     char *body;
     size_t len;
     uint64_t used; /* recency stamp (sc_tick) */
+    char etag[HTTP_ETAG_LEN];
 } sc_entry_t;
 
 static sc_entry_t sc[SC_SLOTS];
@@ -460,7 +461,7 @@ static uint64_t sc_tick; /* atomic: recency stamps */
 static size_t sc_set(uint64_t h) { return (size_t)(h & (SC_SLOTS - 1)) & ~(size_t)(SC_WAYS - 1); }
 static pthread_mutex_t *sc_lock(size_t set) { return &sc_mu[(set / SC_WAYS) % SC_STRIPES]; }
 
-bool search_cache_get(const char *key, buf_t *out)
+bool search_cache_get(const char *key, buf_t *out, char etag[HTTP_ETAG_LEN])
 {
     if (!sc_inited || !sc_budget) return false;
     uint64_t h = hash_bytes(key, strlen(key));
@@ -471,6 +472,7 @@ bool search_cache_get(const char *key, buf_t *out)
     for (size_t i = set; i < set + SC_WAYS; i++) {
         if (sc[i].key && sc[i].hash == h && sc[i].gen == gen && strcmp(sc[i].key, key) == 0) {
             hit = buf_append(out, sc[i].body, sc[i].len) == 0;
+            memcpy(etag, sc[i].etag, HTTP_ETAG_LEN);
             sc[i].used = __atomic_add_fetch(&sc_tick, 1, __ATOMIC_RELAXED);
             break;
         }
@@ -480,8 +482,9 @@ bool search_cache_get(const char *key, buf_t *out)
     return hit;
 }
 
-void search_cache_put(const char *key, uint64_t gen, const char *body, size_t len)
+void search_cache_put(const char *key, uint64_t gen, const char *body, size_t len, char etag[HTTP_ETAG_LEN])
 {
+    http_etag_of(etag, body, len);
     if (!sc_inited || !sc_budget) return;
     size_t kl = strlen(key), cost = len + kl + 64;
     if (cost > sc_budget / 8) return; /* one answer may not crowd out the rest */
@@ -509,7 +512,8 @@ void search_cache_put(const char *key, uint64_t gen, const char *body, size_t le
     if (sc[v].key) __atomic_fetch_sub(&sc_bytes, sc[v].len + strlen(sc[v].key) + 64, __ATOMIC_RELAXED);
     free(sc[v].key);
     free(sc[v].body);
-    sc[v] = (sc_entry_t){ h, gen, k, b, len, __atomic_add_fetch(&sc_tick, 1, __ATOMIC_RELAXED) };
+    sc[v] = (sc_entry_t){ h, gen, k, b, len, __atomic_add_fetch(&sc_tick, 1, __ATOMIC_RELAXED), { 0 } };
+    memcpy(sc[v].etag, etag, HTTP_ETAG_LEN);
     __atomic_fetch_add(&sc_bytes, cost, __ATOMIC_RELAXED);
     pthread_mutex_unlock(sc_lock(set));
 }
