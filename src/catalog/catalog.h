@@ -97,12 +97,14 @@ const char *product_action_event(product_action_t a);
 
 /* The outcome of a write.  errors (when set) is a JSON array of
  * {field, message} owned by the result: release with cat_result_clear().
- * detail is a static or arena string for the problem body. */
+ * detail is a static string or points into text, for the problem body (an
+ * arena string would not outlive the write's own arena). */
 typedef struct cat_result {
     int code;
     const char *detail;
     json_t *errors;
     char id[48];      /* id of the created / changed object */
+    char text[160];   /* storage for a formatted detail (detail may point here) */
     int64_t event_id; /* the event appended, when one was */
 } cat_result_t;
 

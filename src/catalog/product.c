@@ -1078,8 +1078,10 @@ static int transition_tx(db_conn_t *c, void *vctx)
     }
     if (!product_action_allowed_from(x->action, r.status)) {
         res->code = CAT_ECONFLICT;
-        res->detail = arena_sprintf(x->a, "Cannot %s a product whose status is %s.", product_action_name(x->action),
-                                    product_status_name(r.status));
+        /* not in x->a: the arena is gone by the time the handler answers */
+        snprintf(res->text, sizeof res->text, "Cannot %s a product whose status is %s.",
+                 product_action_name(x->action), product_status_name(r.status));
+        res->detail = res->text;
         return res->code;
     }
     if (x->action == PRODUCT_ACTION_SUBMIT) {

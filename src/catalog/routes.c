@@ -240,6 +240,28 @@ static void list_products(http_req_t *req)
         db_release(c);
         return;
     }
+    /* Public pages go through the search answer cache (keyed by the
+     * canonical request and the catalog generation, so any change anywhere
+     * retires them): a page over a large category sorted by price has to
+     * sort the whole category, and shoppers ask the same pages again. */
+    char *key = NULL;
+    buf_t b = BUF_INIT(0);
+    char etag[HTTP_ETAG_LEN];
+    if (f.status == PRODUCT_PUBLISHED) {
+        const char *cv = http_query(req, "cursor");
+        key = arena_sprintf(a, "l|%s|%s|%s|%d%lld|%d%lld|%s|%d|%d|%d|%s", f.has_category ? f.category_path : "",
+                            f.seller_id ? f.seller_id : "", f.tag ? f.tag : "", f.has_price_min,
+                            (long long)f.price_min, f.has_price_max, (long long)f.price_max,
+                            f.currency ? f.currency : "", f.rating_min, sort, limit, cv ? cv : "");
+        if (search_cache_get(key, &b, etag)) {
+            db_release(c);
+            http_set_header(req, "Cache-Control", "public, no-cache");
+            http_respond_json_tagged(req, b.ptr, b.len, etag);
+            buf_free(&b);
+            return;
+        }
+    }
+    uint64_t gen = catalog_generation();
     product_page_t page;
     int rc = product_list_ids(c, a, &f, (product_sort_t)sort, after, limit, &page);
     if (rc != CAT_OK) {
@@ -248,7 +270,6 @@ static void list_products(http_req_t *req)
         catalog_respond_error(req, &actor, &r);
         return;
     }
-    buf_t b = BUF_INIT(0);
     buf_puts(&b, "{\"items\":[");
     int first = 1;
     for (size_t i = 0; i < page.n; i++) {
@@ -264,8 +285,10 @@ static void list_products(http_req_t *req)
     if (page.next_cursor) buf_printf(&b, "\"%s\"", page.next_cursor);
     else buf_puts(&b, "null");
     buf_putc(&b, '}');
+    if (key) search_cache_put(key, gen, b.ptr, b.len, etag);
+    else http_etag_of(etag, b.ptr, b.len);
     http_set_header(req, "Cache-Control", f.status == PRODUCT_PUBLISHED ? "public, no-cache" : "private, no-cache");
-    http_respond_json_etag(req, b.ptr, b.len);
+    http_respond_json_tagged(req, b.ptr, b.len, etag);
     buf_free(&b);
 }
 

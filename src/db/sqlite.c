@@ -31,7 +31,11 @@ int dbsq_open_conn(db_t *db, db_conn_t *c)
                           "PRAGMA foreign_keys=ON;"
                           "PRAGMA temp_store=MEMORY;"
                           "PRAGMA cache_size=-8000;"
-                          "PRAGMA mmap_size=268435456;";
+                          /* no mmap: mapped database pages count in the
+                           * process's RSS (a 350 MB catalog showed 280 MB
+                           * resident against 29 MB of its own memory); reads
+                           * go through SQLite's page cache and the kernel's */
+                          "PRAGMA mmap_size=0;";
     char *err = NULL;
     if (sqlite3_exec(c->sq, pragmas, NULL, NULL, &err) != SQLITE_OK) {
         db_set_err(c, "cannot configure %s: %s", db->path, err ? err : "?");

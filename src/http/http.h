@@ -111,6 +111,12 @@ const char *http_response_body(const http_req_t *req, size_t *len, const char **
 /* Conditional GET: sets ETag (a strong tag computed from body bytes) and
  * answers 304 when If-None-Match matches; otherwise 200 with the JSON bytes. */
 void http_respond_json_etag(http_req_t *req, const char *json, size_t len);
+/* The same with a validator computed earlier by http_etag_of(), for bodies
+ * kept in a cache (hashing a 30 KB answer on every hit cost as much as
+ * sending it). */
+#define HTTP_ETAG_LEN 24
+void http_etag_of(char out[HTTP_ETAG_LEN], const char *body, size_t len);
+void http_respond_json_tagged(http_req_t *req, const char *json, size_t len, const char *etag);
 
 /* ---- streaming ---- */
 /* Produces up to max bytes into buf.  Returns >0 bytes written, 0 for "nothing

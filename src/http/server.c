@@ -385,10 +385,20 @@ static int etag_matches(const char *inm, const char *etag)
     return 0;
 }
 
+void http_etag_of(char out[HTTP_ETAG_LEN], const char *body, size_t len)
+{
+    snprintf(out, HTTP_ETAG_LEN, "\"%016llx\"", (unsigned long long)fnv1a64(body, len));
+}
+
 void http_respond_json_etag(http_req_t *req, const char *json, size_t len)
 {
-    char etag[24];
-    snprintf(etag, sizeof etag, "\"%016llx\"", (unsigned long long)fnv1a64(json, len));
+    char etag[HTTP_ETAG_LEN];
+    http_etag_of(etag, json, len);
+    http_respond_json_tagged(req, json, len, etag);
+}
+
+void http_respond_json_tagged(http_req_t *req, const char *json, size_t len, const char *etag)
+{
     http_set_header(req, "ETag", etag);
     const char *inm = http_header(req, "If-None-Match");
     if (inm && etag_matches(inm, etag)) {

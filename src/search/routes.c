@@ -28,10 +28,11 @@ static int check_q(http_req_t *req, const char **out)
     return 0;
 }
 
-static void respond_cached(http_req_t *req, buf_t *b)
+static void respond_cached(http_req_t *req, buf_t *b, const char *etag, bool public)
 {
-    http_set_header(req, "Cache-Control", "public, no-cache");
-    http_respond_json_etag(req, b->ptr, b->len);
+    /* unpublished products (admins, a seller's own) are nobody else's business */
+    http_set_header(req, "Cache-Control", public ? "public, no-cache" : "private, no-cache");
+    http_respond_json_tagged(req, b->ptr, b->len, etag);
 }
 
 static void get_search(http_req_t *req)
@@ -69,9 +70,10 @@ static void get_search(http_req_t *req)
                             cursor ? cursor : "");
     }
     buf_t b = BUF_INIT(0);
-    if (key && search_cache_get(key, &b)) {
+    char etag[HTTP_ETAG_LEN];
+    if (key && search_cache_get(key, &b, etag)) {
         db_release(c);
-        respond_cached(req, &b);
+        respond_cached(req, &b, etag, true);
         buf_free(&b);
         return;
     }
@@ -90,8 +92,9 @@ static void get_search(http_req_t *req)
         catalog_respond_error(req, &actor, &r);
         return;
     }
-    if (key) search_cache_put(key, gen, b.ptr, b.len);
-    respond_cached(req, &b);
+    if (key) search_cache_put(key, gen, b.ptr, b.len, etag);
+    else http_etag_of(etag, b.ptr, b.len);
+    respond_cached(req, &b, etag, key != NULL);
     buf_free(&b);
 }
 
@@ -114,8 +117,9 @@ static void get_suggest(http_req_t *req)
     search_tokenize(a, q, strlen(q), &tk);
     char *key = arena_sprintf(a, "g|%s|%d", search_tokens_join(a, &tk), limit);
     buf_t b = BUF_INIT(0);
-    if (search_cache_get(key, &b)) {
-        respond_cached(req, &b);
+    char etag[HTTP_ETAG_LEN];
+    if (search_cache_get(key, &b, etag)) {
+        respond_cached(req, &b, etag, true);
         buf_free(&b);
         return;
     }
@@ -133,8 +137,8 @@ static void get_suggest(http_req_t *req)
         catalog_respond_error(req, NULL, &r);
         return;
     }
-    search_cache_put(key, gen, b.ptr, b.len);
-    respond_cached(req, &b);
+    search_cache_put(key, gen, b.ptr, b.len, etag);
+    respond_cached(req, &b, etag, true);
     buf_free(&b);
 }
 

@@ -36,11 +36,11 @@ static char *build(int dialect_pg, int words, const product_filter_t *f)
     if (!words)
         buf_puts(&b, "SELECT p.id, 0, " COLS " FROM products p WHERE p.status = $1");
     else if (!dialect_pg)
-        buf_puts(&b, "SELECT p.id, -bm25(product_fts, 10.0, 4.0, 1.0), " COLS
+        buf_puts(&b, "SELECT p.id, CAST(-bm25(product_fts, 10.0, 4.0, 1.0) * 1000000 AS INTEGER), " COLS
                      " FROM product_fts CROSS JOIN products p ON p.seq = product_fts.rowid"
                      " WHERE product_fts MATCH $2 AND p.status = $1");
     else
-        buf_puts(&b, "SELECT p.id, ts_rank('{0.05, 0.1, 0.4, 1.0}', p.search_vec, plainto_tsquery('mercato_search', $2)), " COLS
+        buf_puts(&b, "SELECT p.id, CAST(ts_rank('{0.05, 0.1, 0.4, 1.0}', p.search_vec, plainto_tsquery('mercato_search', $2)) * 1000000 AS BIGINT), " COLS
                      " FROM products p WHERE p.status = $1"
                      " AND p.search_vec @@ plainto_tsquery('mercato_search', $2)");
     listing_where(&b, f, &next);
@@ -265,7 +265,9 @@ int search_run(db_conn_t *c, arena_t *a, const search_params_t *p, buf_t *out)
         }
         hit_t *h = &hits[nh++];
         snprintf(h->id, sizeof h->id, "%s", db_col_text(st, 0));
-        h->score = words ? strtod(db_col_text(st, 1), NULL) : 0;
+        /* scores arrive as integer millionths: reading a REAL column as text
+         * and parsing it back cost more than the rest of the row */
+        h->score = words ? (double)db_col_int(st, 1) / 1e6 : 0;
         const char *cat = db_col_text(st, 2);
         /* intern first: it may move the counts array */
         uint32_t k1;
@@ -409,12 +411,15 @@ int search_suggest(db_conn_t *c, arena_t *a, const char *q, int limit, buf_t *ou
 
 #define SC_SLOTS 4096
 #define SC_STRIPES 16
+#define SC_WAYS 4 /* see search_cache_get */
 
 typedef struct sc_entry {
     uint64_t hash, gen;
     char *key;
     char *body;
     size_t len;
+    uint64_t used; /* recency stamp (sc_tick) */
+    char etag[HTTP_ETAG_LEN];
 } sc_entry_t;
 
 static sc_entry_t sc[SC_SLOTS];
@@ -437,47 +442,80 @@ void search_cache_shutdown(void)
 {
     if (!sc_inited) return;
     for (int i = 0; i < SC_SLOTS; i++) {
-        pthread_mutex_lock(&sc_mu[i % SC_STRIPES]);
+        pthread_mutex_lock(&sc_mu[(i / SC_WAYS) % SC_STRIPES]);
         free(sc[i].key);
         free(sc[i].body);
         memset(&sc[i], 0, sizeof sc[i]);
-        pthread_mutex_unlock(&sc_mu[i % SC_STRIPES]);
+        pthread_mutex_unlock(&sc_mu[(i / SC_WAYS) % SC_STRIPES]);
     }
     __atomic_store_n(&sc_bytes, 0, __ATOMIC_RELAXED);
 }
 
-bool search_cache_get(const char *key, buf_t *out)
+/* The cache is 4-way set associative: a key may live in any of the four
+ * slots of its set, so two hot answers whose hashes share a slot do not
+ * evict each other on every request (with one slot per key, one such pair
+ * made every other request run a full search).  A set is guarded by one
+ * stripe lock; the least recently used entry of a full set is replaced. */
+static uint64_t sc_tick; /* atomic: recency stamps */
+
+static size_t sc_set(uint64_t h) { return (size_t)(h & (SC_SLOTS - 1)) & ~(size_t)(SC_WAYS - 1); }
+static pthread_mutex_t *sc_lock(size_t set) { return &sc_mu[(set / SC_WAYS) % SC_STRIPES]; }
+
+bool search_cache_get(const char *key, buf_t *out, char etag[HTTP_ETAG_LEN])
 {
     if (!sc_inited || !sc_budget) return false;
     uint64_t h = hash_bytes(key, strlen(key));
-    size_t i = h & (SC_SLOTS - 1);
+    size_t set = sc_set(h);
     bool hit = false;
-    pthread_mutex_lock(&sc_mu[i % SC_STRIPES]);
-    if (sc[i].key && sc[i].hash == h && sc[i].gen == catalog_generation() && strcmp(sc[i].key, key) == 0)
-        hit = buf_append(out, sc[i].body, sc[i].len) == 0;
-    pthread_mutex_unlock(&sc_mu[i % SC_STRIPES]);
+    uint64_t gen = catalog_generation();
+    pthread_mutex_lock(sc_lock(set));
+    for (size_t i = set; i < set + SC_WAYS; i++) {
+        if (sc[i].key && sc[i].hash == h && sc[i].gen == gen && strcmp(sc[i].key, key) == 0) {
+            hit = buf_append(out, sc[i].body, sc[i].len) == 0;
+            memcpy(etag, sc[i].etag, HTTP_ETAG_LEN);
+            sc[i].used = __atomic_add_fetch(&sc_tick, 1, __ATOMIC_RELAXED);
+            break;
+        }
+    }
+    pthread_mutex_unlock(sc_lock(set));
     metrics_inc(hit ? &sc_hits : &sc_misses);
     return hit;
 }
 
-void search_cache_put(const char *key, uint64_t gen, const char *body, size_t len)
+void search_cache_put(const char *key, uint64_t gen, const char *body, size_t len, char etag[HTTP_ETAG_LEN])
 {
+    http_etag_of(etag, body, len);
     if (!sc_inited || !sc_budget) return;
     size_t kl = strlen(key), cost = len + kl + 64;
     if (cost > sc_budget / 8) return; /* one answer may not crowd out the rest */
     if (__atomic_load_n(&sc_bytes, __ATOMIC_RELAXED) + cost > sc_budget) search_cache_shutdown();
     uint64_t h = hash_bytes(key, kl);
-    size_t i = h & (SC_SLOTS - 1);
+    size_t set = sc_set(h);
     char *k = xstrdup(key), *b = xmalloc(len + 1);
     memcpy(b, body, len);
     b[len] = '\0';
-    pthread_mutex_lock(&sc_mu[i % SC_STRIPES]);
-    if (sc[i].key) __atomic_fetch_sub(&sc_bytes, sc[i].len + strlen(sc[i].key) + 64, __ATOMIC_RELAXED);
-    free(sc[i].key);
-    free(sc[i].body);
-    sc[i] = (sc_entry_t){ h, gen, k, b, len };
+    pthread_mutex_lock(sc_lock(set));
+    /* the same key, else an empty or stale slot, else the least recently used */
+    size_t v = set;
+    int score = -1;
+    for (size_t i = set; i < set + SC_WAYS; i++) {
+        int sco = !sc[i].key ? 2 : sc[i].gen != catalog_generation() ? 1 : 0;
+        if (sc[i].key && sc[i].hash == h && strcmp(sc[i].key, key) == 0) {
+            v = i;
+            break;
+        }
+        if (sco > score || (sco == score && sc[i].used < sc[v].used)) {
+            v = i;
+            score = sco;
+        }
+    }
+    if (sc[v].key) __atomic_fetch_sub(&sc_bytes, sc[v].len + strlen(sc[v].key) + 64, __ATOMIC_RELAXED);
+    free(sc[v].key);
+    free(sc[v].body);
+    sc[v] = (sc_entry_t){ h, gen, k, b, len, __atomic_add_fetch(&sc_tick, 1, __ATOMIC_RELAXED), { 0 } };
+    memcpy(sc[v].etag, etag, HTTP_ETAG_LEN);
     __atomic_fetch_add(&sc_bytes, cost, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&sc_mu[i % SC_STRIPES]);
+    pthread_mutex_unlock(sc_lock(set));
 }
 
 static void render_metrics(buf_t *out, void *ctx)

@@ -24,6 +24,7 @@
 
 #include "catalog/listing.h"
 #include "db/db.h"
+#include "http/http.h"
 #include "util/arena.h"
 #include "util/buf.h"
 
@@ -51,10 +52,12 @@ int search_suggest(db_conn_t *c, arena_t *a, const char *q, int limit, buf_t *ou
 /* The response cache: budget in bytes (0 disables).  Start-up only. */
 void search_cache_init(size_t max_bytes);
 void search_cache_shutdown(void);
-/* Looks up key; on a hit appends the body to out and returns true. */
-bool search_cache_get(const char *key, buf_t *out);
-/* Stores body under key for the generation read before computing it. */
-void search_cache_put(const char *key, uint64_t generation, const char *body, size_t len);
+/* Looks up key; on a hit appends the body to out, copies its ETag (computed
+ * once, when stored) into etag and returns true. */
+bool search_cache_get(const char *key, buf_t *out, char etag[HTTP_ETAG_LEN]);
+/* Stores body under key for the generation read before computing it, and
+ * writes its ETag into etag (also when the cache is off or refuses it). */
+void search_cache_put(const char *key, uint64_t generation, const char *body, size_t len, char etag[HTTP_ETAG_LEN]);
 void search_register_metrics(void);
 
 #endif

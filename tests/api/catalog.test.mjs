@@ -178,7 +178,9 @@ test('seller creates a draft, submits; admin rejects with a reason, then approve
   assert.equal(r.body.status, 'archived');
   assertProblem(await call(null, 'GET', `/v1/products/${p.id}`), 404, 'not-found');
   r = await call(null, 'GET', `/v1/search?${qs({ q: 'skillet' })}`);
-  assert.ok(!r.body.items.some((x) => x.id === p.id), 'archived products leave the index');
+  assert.ok(!r.body.items.some((x) => x.id === p.id), 'archived products leave the index (and the cached answer)');
+  r = await call(null, 'GET', `/v1/products?${qs({ category: c.home.slug, limit: 100 })}`);
+  assert.ok(!r.body.items.some((x) => x.id === p.id), 'the cached list page was retired too');
   assertProblem(await call('sellerA', 'POST', `/v1/products/${p.id}/archive`), 409, 'conflict');
 });
 
