@@ -585,7 +585,7 @@ DB_SQL(q_order_get, "SELECT id, number, customer_id, email, region, currency, st
                     " shipping_address, reserved_until, created_at, updated_at FROM orders WHERE id = $1");
 DB_SQL(q_order_lines, "SELECT id, variant_id, product_id, seller_id, sku, title, quantity, unit_price, line_total"
                       " FROM order_lines WHERE order_id = $1 ORDER BY position");
-DB_SQL(q_order_payments, "SELECT id, provider, status, amount, refunded, currency, error, created_at FROM payments"
+DB_SQL(q_order_payments, "SELECT id, provider, status, amount, refunded, currency, error, created_at, client_secret FROM payments"
                          " WHERE order_id = $1 ORDER BY created_at, id");
 
 static json_t *money(int64_t amount, const char *currency)
@@ -667,6 +667,9 @@ json_t *order_render(db_conn_t *c, const char *order_id, const char *only_seller
                               (json_int_t)db_col_int(st, 4), "created_at",
                               time_fmt_rfc3339(a, db_col_int(st, 7)));
         if (!db_col_is_null(st, 6)) json_object_set_new(p, "error", json_string(db_col_text(st, 6)));
+        /* the browser needs it to finish 3-D Secure; only while it can */
+        if (!db_col_is_null(st, 8) && !strcmp(db_col_text(st, 2), "requires_action"))
+            json_object_set_new(p, "client_secret", json_string(db_col_text(st, 8)));
         json_array_append_new(pays, p);
         rc = db_step(st);
     }
