@@ -170,7 +170,7 @@ test('cart → order → payment → shipment → carrier → delivered, watched
   assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'in commit order');
   assert.equal(new Set(ids).size, ids.length, 'nothing twice');
   assert.ok(s.events[0].id > lastSeen);
-  assert.deepEqual(statuses({ events: all }), ['paid', 'fulfilling', 'shipped', 'delivered']);
+  assert.deepEqual(statuses({ events: all }), ['paid', 'fulfilling', 'shipped', 'delivered'], JSON.stringify(all.map((e) => [e.id, e.event, e.json?.data?.from, e.json?.data?.to, e.json?.actor])));
   // and it is the whole timeline: the same events the API lists
   r = await req(srv.url, 'GET', `/v1/orders/${order.id}/events`, { headers: me });
   assert.deepEqual((r.body.events || r.body.items).map((e) => e.id), ids);
@@ -192,7 +192,10 @@ test('cart → order → payment → shipment → carrier → delivered, watched
   // the shop's webhook receiver: signed deliveries that verify, in order
   await eventually(() => good.requests.some((q) => JSON.parse(q.body).type === 'order.status_changed' && JSON.parse(q.body).data.to === 'delivered'), 15000, 'webhook for delivered');
   const wh = new Webhook(goodSecret);
-  const got = good.requests.map((q) => wh.verify(q.body, { 'webhook-id': q.headers['webhook-id'], 'webhook-timestamp': q.headers['webhook-timestamp'], 'webhook-signature': q.headers['webhook-signature'] }));
+  // deliveries are separate jobs and may arrive out of order; receivers
+  // order them by the event id in webhook-id (evt_<id>)
+  const seq = (q) => Number(q.headers['webhook-id'].replace(/^evt_/, ''));
+  const got = [...good.requests].sort((a, b) => seq(a) - seq(b)).map((q) => wh.verify(q.body, { 'webhook-id': q.headers['webhook-id'], 'webhook-timestamp': q.headers['webhook-timestamp'], 'webhook-signature': q.headers['webhook-signature'] }));
   const mine = got.filter((g) => g.data.order_id === order.id || g.data.subject === order.id || JSON.stringify(g.data).includes(order.id));
   const tos = mine.filter((g) => g.type === 'order.status_changed').map((g) => g.data.to);
   assert.deepEqual(tos, ['paid', 'fulfilling', 'shipped', 'delivered']);
