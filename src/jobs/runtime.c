@@ -120,15 +120,25 @@ struct jobs {
 
 /* ---------- SQL ---------- */
 
+/* Claims go one priority at a time so each is a range scan of the ready
+ * jobs only (index jobs_ready: priority = $5 AND run_at <= now): with the
+ * priority left open, the scan walked past every delayed job (an
+ * orders.expire per pending order) whenever fewer than `batch` were ready —
+ * a millisecond per claim at 10,000 delayed jobs, inside SQLite's write lock. */
 DB_SQL2(q_claim,
         "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1,"
-        " updated_at = $3 WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3"
-        " ORDER BY priority DESC, run_at, id LIMIT $4)"
+        " updated_at = $3 WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND priority = $5"
+        " AND run_at <= $3 ORDER BY run_at, id LIMIT $4)"
         " RETURNING id, queue, payload, attempts, max_attempts, backoff_ms, traceparent, priority",
         "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1,"
-        " updated_at = $3 WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3"
-        " ORDER BY priority DESC, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)"
+        " updated_at = $3 WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND priority = $5"
+        " AND run_at <= $3 ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)"
         " RETURNING id, queue, payload, attempts, max_attempts, backoff_ms, traceparent, priority");
+/* the distinct priorities of queued jobs, highest first: one index seek each */
+DB_SQL(q_priorities,
+       "WITH RECURSIVE p(v) AS (SELECT MAX(priority) FROM jobs WHERE state = 'queued'"
+       " UNION ALL SELECT (SELECT MAX(priority) FROM jobs WHERE state = 'queued' AND priority < p.v)"
+       " FROM p WHERE p.v IS NOT NULL) SELECT v FROM p WHERE v IS NOT NULL LIMIT 16");
 DB_SQL(q_complete, "UPDATE jobs SET state = 'completed', locked_by = NULL, locked_until = NULL,"
                    " finished_at = $3, updated_at = $3 WHERE id = $1 AND locked_by = $2 AND state = 'running'");
 /* all successful jobs of a batch in one statement: ids as a JSON array (SQLite)
@@ -357,27 +367,43 @@ static int claim(jobs_t *rt, worker_t *w, db_conn_t *c, claimed_t *out)
 {
     int64_t now = time_now_ms();
     int rc;
-    db_stmt_t *st = db_query(c, &q_claim, &rc, "sLLi", w->id, now + rt->opts.lease_ms, now, rt->opts.batch);
+    int64_t prio[16];
+    int np = 0;
+    db_stmt_t *st = db_query(c, &q_priorities, &rc, "");
     if (!st) return rc;
-    int n = 0;
-    while (rc == DB_ROW && n < MAX_BATCH) {
-        claimed_t *j = &out[n++];
-        memset(j, 0, sizeof *j);
-        j->id = db_col_int(st, 0);
-        j->queue = xstrdup(db_col_text(st, 1));
-        j->payload = xstrdup(db_col_text(st, 2) ? db_col_text(st, 2) : "{}");
-        j->attempts = (int)db_col_int(st, 3);
-        j->max_attempts = (int)db_col_int(st, 4);
-        j->backoff_ms = db_col_int(st, 5);
-        j->traceparent = db_col_is_null(st, 6) ? NULL : xstrdup(db_col_text(st, 6));
-        j->priority = (int)db_col_int(st, 7);
-        j->retry_delay = -1;
+    while (rc == DB_ROW && np < 16) {
+        prio[np++] = db_col_int(st, 0);
         rc = db_step(st);
     }
     db_reset(st);
-    if (rc < 0) {
-        claimed_free(out, n);
-        return rc;
+    if (rc < 0) return rc;
+    int n = 0;
+    int want = rt->opts.batch < MAX_BATCH ? rt->opts.batch : MAX_BATCH;
+    for (int k = 0; k < np && n < want; k++) {
+        st = db_query(c, &q_claim, &rc, "sLLiL", w->id, now + rt->opts.lease_ms, now, want - n, prio[k]);
+        if (!st) {
+            claimed_free(out, n);
+            return rc;
+        }
+        while (rc == DB_ROW && n < MAX_BATCH) {
+            claimed_t *j = &out[n++];
+            memset(j, 0, sizeof *j);
+            j->id = db_col_int(st, 0);
+            j->queue = xstrdup(db_col_text(st, 1));
+            j->payload = xstrdup(db_col_text(st, 2) ? db_col_text(st, 2) : "{}");
+            j->attempts = (int)db_col_int(st, 3);
+            j->max_attempts = (int)db_col_int(st, 4);
+            j->backoff_ms = db_col_int(st, 5);
+            j->traceparent = db_col_is_null(st, 6) ? NULL : xstrdup(db_col_text(st, 6));
+            j->priority = (int)db_col_int(st, 7);
+            j->retry_delay = -1;
+            rc = db_step(st);
+        }
+        db_reset(st);
+        if (rc < 0) {
+            claimed_free(out, n);
+            return rc;
+        }
     }
     /* RETURNING order is unspecified: run in priority order */
     for (int i = 1; i < n; i++) {

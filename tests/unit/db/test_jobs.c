@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -319,6 +320,55 @@ static void test_unique_key(void **state)
     db_close(db);
 }
 
+static pthread_mutex_t g_order_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_order[16], g_norder;
+
+static int h_order(job_run_t *run, const job_t *job, void *ctx)
+{
+    (void)run;
+    (void)ctx;
+    pthread_mutex_lock(&g_order_mu);
+    if (g_norder < 16) g_order[g_norder++] = (int)json_integer_value(json_object_get(job->payload, "p"));
+    pthread_mutex_unlock(&g_order_mu);
+    return JOB_OK;
+}
+
+/* Claims go priority by priority (see claim() in runtime.c): higher first,
+ * several priorities with batches smaller than each, and a delayed job of the
+ * highest priority waits for its time without holding the others back. */
+static void test_priorities_and_delayed(void **state)
+{
+    (void)state;
+    db_t *db = fresh();
+    db_conn_t *c = db_acquire(db);
+    int prios[] = { 0, -3, 5, 0, 5, -3, 0, 5 };
+    for (size_t i = 0; i < sizeof prios / sizeof *prios; i++) {
+        jobq_opts_t o = { .priority = prios[i] };
+        json_t *p = json_pack("{s:i}", "p", prios[i]);
+        assert_true(jobq_enqueue(c, "record", p, &o) > 0);
+        json_decref(p);
+    }
+    jobq_opts_t later = { .priority = 9, .delay_ms = 4000 }; /* far enough for a loaded CI machine */
+    json_t *p9 = json_pack("{s:i}", "p", 9);
+    int64_t delayed = jobq_enqueue(c, "record", p9, &later);
+    json_decref(p9);
+    assert_true(delayed > 0);
+    db_release(c);
+    jobs_opts_t o = { .workers = 1, .batch = 2, .lease_ms = 30000, .poll_ms = 20, .worker_id = "prio" };
+    jobs_t *rt = jobs_new(db, &o);
+    jobs_register(rt, "record", h_order, NULL);
+    jobs_start(rt);
+    wait_for(db, "completed", 8, 30);
+    assert_int_equal(scalar(db, &q_state_count, "s", "queued"), 1); /* the delayed one is not due yet */
+    wait_for(db, "completed", 9, 30);
+    jobs_stop(rt, 5000);
+    jobs_free(rt);
+    int want[] = { 5, 5, 5, 0, 0, 0, -3, -3, 9 };
+    assert_int_equal(g_norder, 9);
+    for (int i = 0; i < 9; i++) assert_int_equal(g_order[i], want[i]);
+    db_close(db);
+}
+
 DB_SQL(q_make_due, "UPDATE job_schedules SET next_run_at = $1 WHERE name = 'tick'");
 DB_SQL(q_ticks, "SELECT COUNT(*), COUNT(DISTINCT unique_key) FROM jobs WHERE queue = 'tick'");
 DB_SQL(q_sched_exists, "SELECT COUNT(*) FROM job_schedules WHERE name = $1");
@@ -369,6 +419,7 @@ int main(void)
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unique_key),
+        cmocka_unit_test(test_priorities_and_delayed),
         cmocka_unit_test(test_rolled_back_enqueue_never_runs),
         cmocka_unit_test(test_backoff_to_dead_then_retry),
         cmocka_unit_test(test_killed_worker_job_runs_again),
