@@ -66,6 +66,8 @@ typedef struct shard {
 
 struct ratelimit {
     shard_t shards[NSHARDS];
+    slot_t *all; /* one allocation for every shard: a large calloc is fresh
+                    zero pages from mmap, resident only once a key lands */
     size_t mask; /* per-shard slots - 1 */
     unsigned char hkey[crypto_shorthash_KEYBYTES];
 };
@@ -77,9 +79,10 @@ ratelimit_t *ratelimit_new(size_t capacity)
     while (per * NSHARDS < capacity) per <<= 1;
     rl->mask = per - 1;
     randombytes_buf(rl->hkey, sizeof rl->hkey);
+    rl->all = xcalloc(per * NSHARDS, sizeof(slot_t));
     for (int i = 0; i < NSHARDS; i++) {
         pthread_mutex_init(&rl->shards[i].mu, NULL);
-        rl->shards[i].slots = xcalloc(per, sizeof(slot_t));
+        rl->shards[i].slots = rl->all + (size_t)i * per;
     }
     return rl;
 }
@@ -87,10 +90,8 @@ ratelimit_t *ratelimit_new(size_t capacity)
 void ratelimit_free(ratelimit_t *rl)
 {
     if (!rl) return;
-    for (int i = 0; i < NSHARDS; i++) {
-        pthread_mutex_destroy(&rl->shards[i].mu);
-        free(rl->shards[i].slots);
-    }
+    for (int i = 0; i < NSHARDS; i++) pthread_mutex_destroy(&rl->shards[i].mu);
+    free(rl->all);
     free(rl);
 }
 

@@ -20,6 +20,7 @@
 #include "util/id.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/curl_once.h"
 
 #define MAIL_MAX_BYTES (1 << 20)
 
@@ -57,7 +58,6 @@ int mail_configure(const char *smtp_url, const char *mail_from)
     g.from_addr = addr;
     g.from_header = xstrdup(mail_from);
     g.smtp_url = xstrdup(smtp_url ? smtp_url : "");
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     return 0;
 }
 
@@ -277,6 +277,7 @@ int mail_send(const char *to, const mail_msg_t *m, char *err, size_t errlen)
         log_info("mail", "mail disabled (SMTP_URL is empty): message not sent");
         return MAIL_OK;
     }
+    curl_once();
     CURL *h = curl_easy_init();
     if (!h) {
         free(msg);

@@ -17,6 +17,7 @@
 
 #include "payments/stripe.h"
 #include "util/buf.h"
+#include "util/curl_once.h"
 
 /* ---- signatures ---- */
 
@@ -290,6 +291,7 @@ static void call(const char *path, buf_t *form, const char *idem, long *status, 
     timeout = g.timeout_s;
     pthread_mutex_unlock(&g.mu);
     *status = 0;
+    curl_once();
     CURL *h = curl_easy_init();
     if (!h) {
         buf_puts(ans, "curl_easy_init failed");
@@ -356,6 +358,7 @@ static int stripe_charge(void *ctx, const pay_request_t *req, pay_result_t *out)
 {
     (void)ctx;
     if (!configured(out)) return -1;
+    curl_once();
     CURL *h = curl_easy_init();
     if (!h) {
         memset(out, 0, sizeof *out);
@@ -413,6 +416,7 @@ static int stripe_refund(void *ctx, const char *ref, int64_t amount, const char 
         snprintf(out->error, sizeof out->error, "not a Stripe PaymentIntent id or a bad amount");
         return -1;
     }
+    curl_once();
     CURL *h = curl_easy_init();
     if (!h) {
         memset(out, 0, sizeof *out);

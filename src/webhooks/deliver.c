@@ -29,6 +29,7 @@
 #include "util/metrics.h"
 #include "util/timeutil.h"
 #include "webhooks/webhooks.h"
+#include "util/curl_once.h"
 
 static webhook_settings_t S = { 0, 8, 30000, 10000, 5 };
 
@@ -190,6 +191,7 @@ static void send_once(const char *url, struct curl_slist *hdrs, const char *body
 {
     memset(r, 0, sizeof *r);
     r->retry_after_ms = -1;
+    curl_once();
     CURL *h = curl_easy_init();
     if (!h) {
         snprintf(r->error, sizeof r->error, "curl_easy_init failed");
@@ -481,7 +483,6 @@ void webhook_jobs(jobs_t *rt, app_t *app)
         .disable_after = (int)cfg->webhook_disable_after,
     };
     webhook_configure(&s);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     jobs_register(rt, WEBHOOK_QUEUE, deliver_job, app);
     metrics_register(render_metrics, NULL);
     jobs_consume_events(rt, "webhooks", webhook_on_event, app);
