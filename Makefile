@@ -130,7 +130,7 @@ fuzz-build:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 	  echo "clang $$n"; \
-	  clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -I build/fuzz $(PKG_CFLAGS) \
+	  clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -I build/fuzz $(PKG_CFLAGS) \
 	    -o build/fuzz/$$n $$f $(filter-out src/main.c,$(SRC)) build/debug/gen/embed.c $(PKG_LIBS) -lm || exit 1; \
 	done
 

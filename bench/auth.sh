@@ -25,17 +25,16 @@ taskset -c 0 "$BUILD/bench/auth_bench" 1000000
 
 export DATABASE_URL="sqlite:$TMP/bench.db" MERCATO_DATA_DIR="$TMP" MERCATO_RATE_ANON=1000000000 \
        MERCATO_RATE_USER=1000000000 MERCATO_LOG_LEVEL=warn
-PW="bench-$(head -c 12 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9')"
+PW="Load-test-$(head -c 12 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9')"
 echo "$PW" | "$BIN" user create --email bench@example.com --password - --name Bench >/dev/null
-taskset -c 0 "$BIN" serve --port 0 --http-threads 1 --workers 0 --access-log=false 2> "$TMP/server.log" &
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+taskset -c 0 "$BIN" serve --port "$PORT" --http-threads 1 --workers 0 --access-log=false 2> "$TMP/server.log" &
 PID=$!
-PORT=""
 for _ in $(seq 100); do
-    PORT=$(sed -n 's/.*listening on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$TMP/server.log" | head -1)
-    [ -n "$PORT" ] && break
+    curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
     sleep 0.1
 done
-[ -n "$PORT" ] || { cat "$TMP/server.log"; exit 1; }
+curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" || { cat "$TMP/server.log"; exit 1; }
 URL="http://127.0.0.1:$PORT"
 TOKEN=$(curl -sf "$URL/v1/auth/login" -H 'content-type: application/json' \
         -d "{\"email\":\"bench@example.com\",\"password\":\"$PW\"}" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
