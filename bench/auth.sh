@@ -26,6 +26,7 @@ taskset -c 0 "$BUILD/bench/auth_bench" 1000000
 export DATABASE_URL="sqlite:$TMP/bench.db" MERCATO_DATA_DIR="$TMP" MERCATO_RATE_ANON=1000000000 \
        MERCATO_RATE_USER=1000000000 MERCATO_LOG_LEVEL=warn
 PW="Load-test-$(head -c 12 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9')"
+"$BIN" seed --demo --products 20 >/dev/null 2>&1
 echo "$PW" | "$BIN" user create --email bench@example.com --password - --name Bench >/dev/null
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 taskset -c 0 "$BIN" serve --port "$PORT" --http-threads 1 --workers 0 --access-log=false 2> "$TMP/server.log" &
@@ -50,5 +51,9 @@ echo "# wrk -t1 -c32 -d${DUR}s; server: 1 event-loop thread on CPU 0, access log
 run "anonymous GET /healthz (no limiter)" /healthz
 run "anonymous GET /v1/me (401: limiter + problem)" /v1/me
 run "authenticated GET /v1/me (verify+limit+read)" /v1/me -H "Authorization: Bearer $TOKEN"
+# the same public route both ways: what authentication adds to a request
+PROD=$(curl -sf "$URL/v1/products?limit=1" | sed -n 's/.*"id":"\(prod_[^"]*\)".*/\1/p' | head -1)
+run "anonymous GET /v1/products/{id}" "/v1/products/$PROD"
+run "authenticated GET /v1/products/{id}" "/v1/products/$PROD" -H "Authorization: Bearer $TOKEN"
 run "anonymous GET /healthz (again)" /healthz
 run "authenticated GET /v1/me (again)" /v1/me -H "Authorization: Bearer $TOKEN"
