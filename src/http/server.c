@@ -997,7 +997,8 @@ int http_server_start(http_server_t *s)
     if (s->opts.conn_memory) pool = s->opts.conn_memory;
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->opts.threads, MHD_OPTION_CONNECTION_LIMIT,
+        /* 1 thread = one event loop, no pool (MHD warns about a pool of 1) */
+        MHD_OPTION_THREAD_POOL_SIZE, s->opts.threads > 1 ? (unsigned)s->opts.threads : 0u, MHD_OPTION_CONNECTION_LIMIT,
         s->opts.conn_limit ? s->opts.conn_limit : 10000u, MHD_OPTION_CONNECTION_TIMEOUT,
         s->opts.idle_timeout_s ? s->opts.idle_timeout_s : 60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, s, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
