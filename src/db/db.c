@@ -40,6 +40,16 @@ bool db_tx_mark(db_conn_t *c, unsigned bit)
     return true;
 }
 
+static db_commit_hook_fn g_commit_hook;
+
+void db_set_commit_hook(db_commit_hook_fn fn) { __atomic_store_n(&g_commit_hook, fn, __ATOMIC_RELEASE); }
+
+void db_notify_commit(unsigned marks)
+{
+    db_commit_hook_fn fn = __atomic_load_n(&g_commit_hook, __ATOMIC_ACQUIRE);
+    if (fn && marks) fn(marks);
+}
+
 static void conn_free(db_conn_t *c)
 {
     for (size_t i = 0; i < c->cap; i++)
@@ -330,8 +340,10 @@ int db_commit(db_conn_t *c)
         __atomic_fetch_add(&c->db->rollbacks, 1, __ATOMIC_RELAXED);
         return rc;
     }
+    unsigned marks = c->tx_flags;
     end_tx(c);
     __atomic_fetch_add(&c->db->commits, 1, __ATOMIC_RELAXED);
+    db_notify_commit(marks);
     return DB_OK;
 }
 

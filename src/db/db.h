@@ -88,6 +88,14 @@ bool db_in_tx(const db_conn_t *c);
  * rollback. */
 bool db_tx_mark(db_conn_t *c, unsigned bit);
 
+/* A process-wide function called after every successful commit with the
+ * marks its transaction set (db_tx_mark), or by db_notify_commit() for an
+ * autocommit statement. It runs on the committing thread: keep it to a flag
+ * and a signal. NULL clears it. */
+typedef void (*db_commit_hook_fn)(unsigned marks);
+void db_set_commit_hook(db_commit_hook_fn fn);
+void db_notify_commit(unsigned marks);
+
 /* Runs fn inside a write transaction, retrying up to 10 times on DB_EBUSY
  * (so fn must not keep side effects outside the database between tries).
  * fn returns 0 to commit, anything else to roll back; that value (or a

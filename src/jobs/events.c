@@ -56,6 +56,10 @@ int64_t event_append_owned(db_conn_t *c, const char *type, const char *subject, 
     if (!st) return rc;
     int64_t id = rc == DB_ROW ? db_col_int(st, 0) : DB_ERR;
     db_reset(st);
+    if (id > 0) {
+        if (db_in_tx(c)) db_tx_mark(c, EVENTS_TXMARK_APPENDED);
+        else db_notify_commit(EVENTS_TXMARK_APPENDED); /* autocommit: already durable */
+    }
     return id;
 }
 

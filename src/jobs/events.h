@@ -23,6 +23,11 @@
 
 #include "db/db.h"
 
+/* The transaction mark (db_tx_mark) of a transaction that appended an
+ * event: the commit hook sees it, so the job runtime hands new events to
+ * its consumers without waiting for its next poll. */
+#define EVENTS_TXMARK_APPENDED 0x2u
+
 typedef struct event {
     int64_t id;
     const char *type;     /* "order.created", "product.published" ... */
