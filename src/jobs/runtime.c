@@ -210,7 +210,7 @@ static void on_commit(unsigned marks)
 }
 
 /* the scheduler's pause: up to ms, less when an event is committed here */
-static void wait_events(jobs_t *rt, int64_t ms)
+static struct timespec deadline_in(int64_t ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -220,6 +220,12 @@ static void wait_events(jobs_t *rt, int64_t ms)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
+    return ts;
+}
+
+static void wait_events(jobs_t *rt, int64_t ms)
+{
+    struct timespec ts = deadline_in(ms);
     pthread_mutex_lock(&g_ev_mu);
     int gen = g_ev_stop_gen;
     while (!g_ev_pending && gen == g_ev_stop_gen && !atomic_load(&rt->stopping))
@@ -238,14 +244,7 @@ static void wake_schedulers(void)
 
 static void sleep_ms(jobs_t *rt, int64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = deadline_in(ms);
     pthread_mutex_lock(&rt->mu);
     if (!atomic_load(&rt->stopping)) pthread_cond_timedwait(&rt->cv, &rt->mu, &ts);
     pthread_mutex_unlock(&rt->mu);
