@@ -58,6 +58,8 @@ typedef struct consumer {
     char *name;
     event_consumer_fn fn;
     void *ctx;
+    int64_t held_until; /* our lease on the cursor row, as we wrote it (0 = not ours) */
+    int64_t last;       /* the cursor, valid while we hold the lease */
 } consumer_t;
 
 typedef struct watcher {
@@ -171,6 +173,7 @@ DB_SQL(q_cons_init, "INSERT INTO event_consumers (name, last_id, updated_at) VAL
 DB_SQL(q_cons_lease, "UPDATE event_consumers SET locked_by = $2, locked_until = $3"
                      " WHERE name = $1 AND (locked_by IS NULL OR locked_by = $2 OR locked_until < $4)");
 DB_SQL(q_cons_cursor, "SELECT last_id FROM event_consumers WHERE name = $1");
+DB_SQL(q_cons_release, "UPDATE event_consumers SET locked_by = NULL, locked_until = NULL WHERE locked_by = $1");
 DB_SQL(q_cons_save, "UPDATE event_consumers SET last_id = $2, updated_at = $3 WHERE name = $1 AND locked_by = $4");
 DB_SQL(q_depth, "SELECT queue, state, COUNT(*) FROM jobs WHERE state IN ('queued', 'running', 'dead')"
                 " GROUP BY queue, state");
@@ -814,13 +817,29 @@ static void run_consumers(jobs_t *rt, db_conn_t *c)
     for (int i = 0; i < rt->nconsumers; i++) {
         consumer_t *cons = &rt->consumers[i];
         int64_t now = time_now_ms();
-        int64_t got = db_exec(c, &q_cons_lease, "ssLL", cons->name, rt->base_id, now + rt->opts.lease_ms, now);
-        if (got != 1) continue; /* another instance holds it */
-        int rc;
-        db_stmt_t *st = db_query(c, &q_cons_cursor, &rc, "s", cons->name);
-        if (!st) continue;
-        int64_t last = rc == DB_ROW ? db_col_int(st, 0) : 0;
-        db_reset(st);
+        /* The lease is renewed when half of it is gone, not every round (a
+         * write per consumer every round, idle or not); while it is ours,
+         * nobody else moves the cursor, so ours stays right. */
+        int fresh = now >= cons->held_until;
+        if (now >= cons->held_until - rt->opts.lease_ms / 2) {
+            int64_t got = db_exec(c, &q_cons_lease, "ssLL", cons->name, rt->base_id, now + rt->opts.lease_ms, now);
+            if (got != 1) { /* another instance holds it */
+                cons->held_until = 0;
+                continue;
+            }
+            cons->held_until = now + rt->opts.lease_ms;
+        }
+        if (fresh) {
+            int rc;
+            db_stmt_t *st = db_query(c, &q_cons_cursor, &rc, "s", cons->name);
+            if (!st) {
+                cons->held_until = 0;
+                continue;
+            }
+            cons->last = rc == DB_ROW ? db_col_int(st, 0) : 0;
+            db_reset(st);
+        }
+        int64_t last = cons->last;
         event_copy_t *evs = xmalloc(200 * sizeof *evs);
         for (int round = 0; round < 10; round++) {
             consume_ctx_t cc = { evs, 0 };
@@ -833,8 +852,11 @@ static void run_consumers(jobs_t *rt, db_conn_t *c)
             }
             copies_free(&cc);
             if (done != last) {
-                db_exec(c, &q_cons_save, "sLLs", cons->name, done, time_now_ms(), rt->base_id);
-                last = done;
+                if (db_exec(c, &q_cons_save, "sLLs", cons->name, done, time_now_ms(), rt->base_id) != 1) {
+                    cons->held_until = 0; /* the lease went elsewhere (or the save failed): re-read next round */
+                    break;
+                }
+                last = cons->last = done;
             }
             if (n < 200 || stopped) break;
         }
@@ -1035,7 +1057,16 @@ void jobs_stop(jobs_t *rt, int deadline_ms)
         }
         w->started = 0;
     }
-    if (rt->sched_started) pthread_join(rt->sched_thread, NULL);
+    if (rt->sched_started) {
+        pthread_join(rt->sched_thread, NULL);
+        /* hand the consumers' cursors over now, not after the lease */
+        db_conn_t *c = db_acquire(rt->db);
+        if (c) {
+            db_exec(c, &q_cons_release, "s", rt->base_id);
+            db_release(c);
+        }
+        for (int i = 0; i < rt->nconsumers; i++) rt->consumers[i].held_until = 0;
+    }
     if (rt->watch_started) pthread_join(rt->watch_thread, NULL);
     rt->sched_started = rt->watch_started = 0;
     if (!stuck) log_info("jobs", "job runtime drained");

@@ -369,6 +369,80 @@ static void test_priorities_and_delayed(void **state)
     db_close(db);
 }
 
+/* A shared consumer: sees every event once, promptly (woken by the commit),
+ * and a runtime stopped gracefully hands its cursor over at once — a second
+ * runtime with the same consumer continues where the first stopped, without
+ * waiting for the 30 s lease or replaying what was handled. */
+static pthread_mutex_t g_seen_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t g_seen[32];
+static int g_nseen;
+
+static int c_record(db_t *db, const event_t *ev, void *ctx)
+{
+    (void)db;
+    (void)ctx;
+    pthread_mutex_lock(&g_seen_mu);
+    if (g_nseen < 32) g_seen[g_nseen++] = ev->id;
+    pthread_mutex_unlock(&g_seen_mu);
+    return 0;
+}
+
+static int seen_count(void)
+{
+    pthread_mutex_lock(&g_seen_mu);
+    int n = g_nseen;
+    pthread_mutex_unlock(&g_seen_mu);
+    return n;
+}
+
+static void wait_seen(int want)
+{
+    int64_t end = time_now_ms() + 10000;
+    while (seen_count() < want && time_now_ms() < end) usleep(10000);
+    assert_int_equal(seen_count(), want);
+}
+
+static void append_events(db_t *db, int n, int64_t *ids)
+{
+    db_conn_t *c = db_acquire(db);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(db_begin(c), 0);
+        ids[i] = event_append(c, "test.happened", "subj_1", "test", NULL);
+        assert_true(ids[i] > 0);
+        assert_int_equal(db_commit(c), 0);
+    }
+    db_release(c);
+}
+
+static void test_consumer_handover(void **state)
+{
+    (void)state;
+    db_t *db = fresh();
+    jobs_opts_t o = { .workers = 1, .lease_ms = 30000, .poll_ms = 20, .worker_id = "ca" };
+    jobs_t *a = jobs_new(db, &o);
+    jobs_consume_events(a, "counter", c_record, NULL);
+    jobs_start(a);
+    int64_t ids[8];
+    append_events(db, 5, ids);
+    wait_seen(5);
+    jobs_stop(a, 5000);
+    jobs_free(a);
+    for (int i = 0; i < 5; i++) assert_int_equal(g_seen[i], ids[i]);
+
+    o.worker_id = "cb";
+    jobs_t *b = jobs_new(db, &o);
+    jobs_consume_events(b, "counter", c_record, NULL);
+    jobs_start(b);
+    append_events(db, 3, ids + 5);
+    wait_seen(8); /* within 10 s: the first runtime's lease did not hold it */
+    usleep(300000);
+    assert_int_equal(seen_count(), 8); /* nothing replayed */
+    for (int i = 5; i < 8; i++) assert_int_equal(g_seen[i], ids[i]);
+    jobs_stop(b, 5000);
+    jobs_free(b);
+    db_close(db);
+}
+
 DB_SQL(q_make_due, "UPDATE job_schedules SET next_run_at = $1 WHERE name = 'tick'");
 DB_SQL(q_ticks, "SELECT COUNT(*), COUNT(DISTINCT unique_key) FROM jobs WHERE queue = 'tick'");
 DB_SQL(q_sched_exists, "SELECT COUNT(*) FROM job_schedules WHERE name = $1");
@@ -420,6 +494,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unique_key),
         cmocka_unit_test(test_priorities_and_delayed),
+        cmocka_unit_test(test_consumer_handover),
         cmocka_unit_test(test_rolled_back_enqueue_never_runs),
         cmocka_unit_test(test_backoff_to_dead_then_retry),
         cmocka_unit_test(test_killed_worker_job_runs_again),
