@@ -7,9 +7,11 @@
  * 40001/40P01 (serialization failure, deadlock) -> DB_EBUSY so the
  * transaction is retried; 23xxx (integrity) -> DB_ECONSTRAINT.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db/db_int.h"
 #include "util/mem.h"
@@ -155,4 +157,76 @@ int dbpg_exec_script(db_conn_t *c, const char *sql)
     }
     PQclear(r);
     return DB_OK;
+}
+
+/* ---------- LISTEN ---------- */
+
+struct db_listener {
+    db_t *db;
+    PGconn *pg;
+    char channel[64];
+};
+
+static int listener_connect(db_listener_t *l)
+{
+    if (l->pg) PQfinish(l->pg);
+    l->pg = PQconnectdb(l->db->conninfo);
+    if (!l->pg || PQstatus(l->pg) != CONNECTION_OK) return -1;
+    PQsetNoticeProcessor(l->pg, notice_quiet, NULL);
+    char *id = PQescapeIdentifier(l->pg, l->channel, strlen(l->channel));
+    if (!id) return -1;
+    char sql[128];
+    snprintf(sql, sizeof sql, "LISTEN %s", id);
+    PQfreemem(id);
+    PGresult *r = PQexec(l->pg, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+db_listener_t *db_listen(db_t *db, const char *channel)
+{
+    if (db_kind(db) != DB_POSTGRES || strlen(channel) >= sizeof ((db_listener_t *)0)->channel) return NULL;
+    db_listener_t *l = xcalloc(1, sizeof *l);
+    l->db = db;
+    snprintf(l->channel, sizeof l->channel, "%s", channel);
+    if (listener_connect(l) < 0) {
+        db_listener_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+int db_listener_wait(db_listener_t *l, int timeout_ms)
+{
+    if (!l) return 0;
+    if (!l->pg || PQstatus(l->pg) != CONNECTION_OK) {
+        if (listener_connect(l) < 0) {
+            usleep((useconds_t)(timeout_ms > 0 ? timeout_ms : 1) * 1000);
+            return -1;
+        }
+    }
+    int got = 0;
+    PGnotify *n;
+    while ((n = PQnotifies(l->pg))) { /* already buffered */
+        PQfreemem(n);
+        got = 1;
+    }
+    if (got) return 1;
+    struct pollfd pfd = { .fd = PQsocket(l->pg), .events = POLLIN };
+    int rc = poll(&pfd, 1, timeout_ms);
+    if (rc <= 0) return 0;
+    if (!PQconsumeInput(l->pg)) return -1;
+    while ((n = PQnotifies(l->pg))) {
+        PQfreemem(n);
+        got = 1;
+    }
+    return got;
+}
+
+void db_listener_free(db_listener_t *l)
+{
+    if (!l) return;
+    if (l->pg) PQfinish(l->pg);
+    free(l);
 }

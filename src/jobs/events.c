@@ -10,7 +10,8 @@
 
 /* the advisory lock that orders event-writing commits (arbitrary constant) */
 #define TXMARK_EVENTS_LOCK 0x1u
-DB_SQL(q_lock, "SELECT pg_advisory_xact_lock(727100002)");
+/* the ordering lock, and a notification other processes receive at commit */
+DB_SQL(q_lock, "SELECT pg_advisory_xact_lock(727100002), pg_notify('" EVENTS_CHANNEL "', '')");
 DB_SQL(q_append, "INSERT INTO events (type, subject, actor, owner, payload, created_at) "
                  "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id");
 DB_SQL(q_read_all, "SELECT id, type, subject, actor, owner, payload, created_at FROM events "

@@ -27,6 +27,9 @@
  * event: the commit hook sees it, so the job runtime hands new events to
  * its consumers without waiting for its next poll. */
 #define EVENTS_TXMARK_APPENDED 0x2u
+/* PostgreSQL: every transaction that appends events notifies this channel
+ * (delivered at commit), so other processes' consumers wake at once. */
+#define EVENTS_CHANNEL "mercato_events"
 
 typedef struct event {
     int64_t id;

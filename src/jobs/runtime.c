@@ -112,8 +112,8 @@ struct jobs {
     watcher_t watchers[MAX_WATCHERS];
     int nwatchers;
     worker_t *workers;
-    pthread_t sched_thread, watch_thread;
-    int sched_started, watch_started;
+    pthread_t sched_thread, watch_thread, listen_thread;
+    int sched_started, watch_started, listen_started;
     atomic_int stopping;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -226,15 +226,17 @@ static struct timespec deadline_in(int64_t ms)
     return ts;
 }
 
-static void wait_events(jobs_t *rt, int64_t ms)
+static int wait_events(jobs_t *rt, int64_t ms)
 {
     struct timespec ts = deadline_in(ms);
     pthread_mutex_lock(&g_ev_mu);
     int gen = g_ev_stop_gen;
     while (!g_ev_pending && gen == g_ev_stop_gen && !atomic_load(&rt->stopping))
         if (pthread_cond_timedwait(&g_ev_cv, &g_ev_mu, &ts) != 0) break;
+    int woken = g_ev_pending;
     g_ev_pending = 0;
     pthread_mutex_unlock(&g_ev_mu);
+    return woken;
 }
 
 static void wake_schedulers(void)
@@ -304,6 +306,7 @@ jobs_t *jobs_new(db_t *db, const jobs_opts_t *opts)
     if (rt->opts.poll_ms <= 0) rt->opts.poll_ms = 200;
     if (rt->opts.retention_ms <= 0) rt->opts.retention_ms = 7LL * 24 * 3600 * 1000;
     if (rt->opts.watch_ms <= 0) rt->opts.watch_ms = 25;
+    if (rt->opts.consumer_ms <= 0) rt->opts.consumer_ms = 200;
     if (rt->opts.worker_id && rt->opts.worker_id[0]) {
         snprintf(rt->base_id, sizeof rt->base_id, "%s", rt->opts.worker_id);
     } else {
@@ -880,7 +883,8 @@ static void *sched_main(void *arg)
         register_schedules(rt, c);
         db_release(c);
     }
-    int64_t last_hb = 0, last_reap = 0, last_cron = 0;
+    int64_t last_hb = 0, last_reap = 0, last_cron = 0, last_consume = 0;
+    int woken = 1;
     while (!atomic_load(&rt->stopping)) {
         int64_t now = time_now_ms();
         c = db_acquire(rt->db);
@@ -897,14 +901,37 @@ static void *sched_main(void *arg)
                 fire_due(rt, c);
                 last_cron = now;
             }
-            run_consumers(rt, c);
+            if (woken || now - last_consume >= rt->opts.consumer_ms) {
+                run_consumers(rt, c);
+                last_consume = now;
+            }
             db_release(c);
         }
         int64_t spent = time_now_ms() - now;
         if (spent < CONSUMER_MIN_GAP_MS) sleep_ms(rt, CONSUMER_MIN_GAP_MS - spent);
-        if (rt->nconsumers > 0) wait_events(rt, 200 - CONSUMER_MIN_GAP_MS);
+        /* housekeeping (leases, cron) wants a turn every 200 ms; consumers
+         * every consumer_ms or when an event is committed */
+        if (rt->nconsumers > 0) woken = wait_events(rt, 200 - CONSUMER_MIN_GAP_MS);
         else sleep_ms(rt, 200 - CONSUMER_MIN_GAP_MS);
     }
+    return NULL;
+}
+
+/* PostgreSQL: events committed by other processes (API instances, other
+ * workers) arrive as notifications on EVENTS_CHANNEL and wake the
+ * consumers like a local commit does. */
+static void *listen_main(void *arg)
+{
+    jobs_t *rt = arg;
+    db_listener_t *l = NULL;
+    while (!atomic_load(&rt->stopping)) {
+        if (!l && !(l = db_listen(rt->db, EVENTS_CHANNEL))) {
+            sleep_ms(rt, 1000);
+            continue;
+        }
+        if (db_listener_wait(l, 250) == 1) on_commit(EVENTS_TXMARK_APPENDED);
+    }
+    db_listener_free(l);
     return NULL;
 }
 
@@ -1011,6 +1038,9 @@ int jobs_start(jobs_t *rt)
             w->started = 1;
         }
         if (pthread_create(&rt->sched_thread, NULL, sched_main, rt) == 0) rt->sched_started = 1;
+        if (rt->sched_started && rt->nconsumers > 0 && db_kind(rt->db) == DB_POSTGRES &&
+            pthread_create(&rt->listen_thread, NULL, listen_main, rt) == 0)
+            rt->listen_started = 1;
     }
     if (rt->nwatchers > 0 && pthread_create(&rt->watch_thread, NULL, watch_main, rt) == 0) rt->watch_started = 1;
     log_info("jobs", "job runtime started: %d workers, %d queues, %d schedules, %d consumers, %d watchers (id %s)",
@@ -1068,7 +1098,8 @@ void jobs_stop(jobs_t *rt, int deadline_ms)
         for (int i = 0; i < rt->nconsumers; i++) rt->consumers[i].held_until = 0;
     }
     if (rt->watch_started) pthread_join(rt->watch_thread, NULL);
-    rt->sched_started = rt->watch_started = 0;
+    if (rt->listen_started) pthread_join(rt->listen_thread, NULL);
+    rt->sched_started = rt->watch_started = rt->listen_started = 0;
     if (!stuck) log_info("jobs", "job runtime drained");
 }
 

@@ -49,6 +49,7 @@ typedef struct jobs_opts {
     const char *worker_id;  /* locked_by prefix; default host:pid */
     int64_t retention_ms;   /* purge completed jobs / consumed events older than this (default 7 days) */
     int64_t watch_ms;       /* local event watcher poll interval (default 25) */
+    int64_t consumer_ms;    /* shared consumers' round when nothing wakes them (default 200) */
 } jobs_opts_t;
 
 jobs_t *jobs_new(db_t *db, const jobs_opts_t *opts);

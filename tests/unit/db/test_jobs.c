@@ -443,6 +443,43 @@ static void test_consumer_handover(void **state)
     db_close(db);
 }
 
+/* PostgreSQL: an event committed by another process wakes this process's
+ * consumers through LISTEN/NOTIFY; with the consumers' own round set to a
+ * minute, only the notification can deliver it within the test's 10 s. */
+static void test_consumer_woken_by_other_process(void **state)
+{
+    (void)state;
+    db_t *db = fresh();
+    if (db_kind(db) != DB_POSTGRES) {
+        db_close(db);
+        skip(); /* SQLite has no cross-process signal: other processes' events wait for the round */
+    }
+    pthread_mutex_lock(&g_seen_mu);
+    g_nseen = 0;
+    pthread_mutex_unlock(&g_seen_mu);
+    jobs_opts_t o = { .workers = 1, .lease_ms = 30000, .poll_ms = 20, .worker_id = "cl", .consumer_ms = 60000 };
+    jobs_t *rt = jobs_new(db, &o);
+    jobs_consume_events(rt, "listener", c_record, NULL);
+    jobs_start(rt);
+    usleep(300000); /* the first round has run; the next is a minute away */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        db_t *other = open_url(g_url);
+        int64_t id;
+        append_events(other, 1, &id);
+        db_close(other);
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    wait_seen(1);
+    jobs_stop(rt, 5000);
+    jobs_free(rt);
+    db_close(db);
+}
+
 DB_SQL(q_make_due, "UPDATE job_schedules SET next_run_at = $1 WHERE name = 'tick'");
 DB_SQL(q_ticks, "SELECT COUNT(*), COUNT(DISTINCT unique_key) FROM jobs WHERE queue = 'tick'");
 DB_SQL(q_sched_exists, "SELECT COUNT(*) FROM job_schedules WHERE name = $1");
@@ -495,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_unique_key),
         cmocka_unit_test(test_priorities_and_delayed),
         cmocka_unit_test(test_consumer_handover),
+        cmocka_unit_test(test_consumer_woken_by_other_process),
         cmocka_unit_test(test_rolled_back_enqueue_never_runs),
         cmocka_unit_test(test_backoff_to_dead_then_retry),
         cmocka_unit_test(test_killed_worker_job_runs_again),
