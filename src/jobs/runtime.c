@@ -114,6 +114,7 @@ struct jobs {
     worker_t *workers;
     pthread_t sched_thread, watch_thread, listen_thread;
     int sched_started, watch_started, listen_started;
+    uint64_t ev_seen; /* g_ev_seq when the scheduler last looked */
     atomic_int stopping;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -136,6 +137,9 @@ DB_SQL2(q_claim,
         " updated_at = $3 WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND priority = $5"
         " AND run_at <= $3 ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)"
         " RETURNING id, queue, payload, attempts, max_attempts, backoff_ms, traceparent, priority");
+/* with several priorities, one whose jobs are all delayed is skipped with
+ * a read instead of an UPDATE that takes the write lock to change nothing */
+DB_SQL(q_prio_ready, "SELECT 1 FROM jobs WHERE state = 'queued' AND priority = $1 AND run_at <= $2 LIMIT 1");
 /* the distinct priorities of queued jobs, highest first: one index seek each */
 DB_SQL(q_priorities,
        "WITH RECURSIVE p(v) AS (SELECT MAX(priority) FROM jobs WHERE state = 'queued'"
@@ -194,25 +198,26 @@ static handler_t *find_handler(jobs_t *rt, const char *queue)
     return NULL;
 }
 
-/* Committed events wake the consumer loop at once (db commit hook), at
- * most every CONSUMER_MIN_GAP_MS, instead of it finding them on its next
- * 200 ms round. Process-wide, so the hook never points into a freed
- * runtime. Events committed by other processes still wait for the poll. */
+/* Committed events wake the consumer loop at once, at most every
+ * CONSUMER_MIN_GAP_MS, instead of it finding them on its next round: this
+ * process's commits through the storage layer's commit hook, other
+ * processes' on PostgreSQL through LISTEN (listen_main). Process-wide (a
+ * sequence number every runtime compares with the one it last saw), so the
+ * hook never points into a freed runtime. */
 #define CONSUMER_MIN_GAP_MS 20
 static pthread_mutex_t g_ev_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_ev_cv = PTHREAD_COND_INITIALIZER;
-static int g_ev_pending, g_ev_stop_gen;
+static uint64_t g_ev_seq, g_ev_stop_gen;
 
 static void on_commit(unsigned marks)
 {
-    if (!(marks & EVENTS_TXMARK_APPENDED) || __atomic_load_n(&g_ev_pending, __ATOMIC_RELAXED)) return;
+    if (!(marks & EVENTS_TXMARK_APPENDED)) return;
     pthread_mutex_lock(&g_ev_mu);
-    g_ev_pending = 1;
+    g_ev_seq++;
     pthread_cond_broadcast(&g_ev_cv);
     pthread_mutex_unlock(&g_ev_mu);
 }
 
-/* the scheduler's pause: up to ms, less when an event is committed here */
 static struct timespec deadline_in(int64_t ms)
 {
     struct timespec ts;
@@ -226,15 +231,17 @@ static struct timespec deadline_in(int64_t ms)
     return ts;
 }
 
+/* the scheduler's pause: up to ms, less when an event was committed since
+ * this runtime last looked; returns whether one was */
 static int wait_events(jobs_t *rt, int64_t ms)
 {
     struct timespec ts = deadline_in(ms);
     pthread_mutex_lock(&g_ev_mu);
-    int gen = g_ev_stop_gen;
-    while (!g_ev_pending && gen == g_ev_stop_gen && !atomic_load(&rt->stopping))
+    uint64_t gen = g_ev_stop_gen;
+    while (g_ev_seq == rt->ev_seen && gen == g_ev_stop_gen && !atomic_load(&rt->stopping))
         if (pthread_cond_timedwait(&g_ev_cv, &g_ev_mu, &ts) != 0) break;
-    int woken = g_ev_pending;
-    g_ev_pending = 0;
+    int woken = g_ev_seq != rt->ev_seen;
+    rt->ev_seen = g_ev_seq;
     pthread_mutex_unlock(&g_ev_mu);
     return woken;
 }
@@ -430,6 +437,19 @@ static int claim(jobs_t *rt, worker_t *w, db_conn_t *c, claimed_t *out)
     int n = 0;
     int want = rt->opts.batch < MAX_BATCH ? rt->opts.batch : MAX_BATCH;
     for (int k = 0; k < np && n < want; k++) {
+        if (np > 1) {
+            st = db_query(c, &q_prio_ready, &rc, "LL", prio[k], now);
+            if (!st) {
+                claimed_free(out, n);
+                return rc;
+            }
+            db_reset(st);
+            if (rc < 0) {
+                claimed_free(out, n);
+                return rc;
+            }
+            if (rc != DB_ROW) continue;
+        }
         st = db_query(c, &q_claim, &rc, "sLLiL", w->id, now + rt->opts.lease_ms, now, want - n, prio[k]);
         if (!st) {
             claimed_free(out, n);
