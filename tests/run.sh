@@ -52,6 +52,8 @@ run_unit() {
     PASS=$((PASS + p)); FAIL=$((FAIL + f)); SKIP=$((SKIP + s))
     if [ "$f" != 0 ]; then
         FAILED_NAMES+=("unit:$name")
+        # the assertions that failed (wherever they are), then the tail
+        printf '%s\n' "$out" | grep -E '^\[ +(RUN|ERROR|LINE|FAILED) +\]' | grep -B1 -A2 -E 'ERROR|LINE' | head -40
         printf '%s\n' "$out" | tail -40
     fi
     note "unit  $name: $p passed, $f failed"
