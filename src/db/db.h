@@ -88,10 +88,6 @@ bool db_in_tx(const db_conn_t *c);
  * rollback. */
 bool db_tx_mark(db_conn_t *c, unsigned bit);
 
-/* A process-wide function called after every successful commit with the
- * marks its transaction set (db_tx_mark), or by db_notify_commit() for an
- * autocommit statement. It runs on the committing thread: keep it to a flag
- * and a signal. NULL clears it. */
 /* PostgreSQL LISTEN on its own connection (NULL for SQLite, or when the
  * connection fails). db_listener_wait() returns 1 when a notification
  * arrived within timeout_ms, 0 on timeout, -1 when the connection broke (it
@@ -101,6 +97,10 @@ db_listener_t *db_listen(db_t *db, const char *channel);
 int db_listener_wait(db_listener_t *l, int timeout_ms);
 void db_listener_free(db_listener_t *l);
 
+/* A process-wide function called after every successful commit with the
+ * marks its transaction set (db_tx_mark), or by db_notify_commit() for an
+ * autocommit statement. It runs on the committing thread: keep it to a flag
+ * and a signal. NULL clears it. */
 typedef void (*db_commit_hook_fn)(unsigned marks);
 void db_set_commit_hook(db_commit_hook_fn fn);
 void db_notify_commit(unsigned marks);
