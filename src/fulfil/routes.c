@@ -22,18 +22,50 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-DB_SQL(q_ship_order, "SELECT order_id, seller_id FROM shipments WHERE id = $1");
-DB_SQL(q_order_ships, "SELECT id, seller_id FROM shipments WHERE order_id = $1 ORDER BY id");
+DB_SQL(q_ship_order, "SELECT order_id, seller_id, carrier FROM shipments WHERE id = $1");
+DB_SQL(q_order_ships, "SELECT id, seller_id, carrier FROM shipments WHERE order_id = $1 ORDER BY id");
 
 static bool is_admin(const principal_t *p)
 {
     return p && (p->kind == PRINCIPAL_OPERATOR || (p->kind == PRINCIPAL_USER && p->role == ROLE_ADMIN));
 }
 
+/* Carrier scopes: "shipments:write" / "shipments:read" cover every
+ * shipment; "shipments:write:<carrier>" / "shipments:read:<carrier>" only
+ * the shipments whose carrier is <carrier> (a delivery service's client
+ * cannot move another service's parcels). */
+static bool has_scope_family(const principal_t *p, const char *base)
+{
+    size_t n = strlen(base);
+    for (const char *s = p->scope; *s;) {
+        while (*s == ' ') s++;
+        size_t k = strcspn(s, " ");
+        if (k >= n && strncmp(s, base, n) == 0 && (k == n || s[n] == ':')) return true;
+        s += k;
+    }
+    return false;
+}
+
+static bool scope_for(const principal_t *p, const char *base, const char *carrier)
+{
+    if (auth_has_scope(p, base)) return true;
+    char s[160];
+    snprintf(s, sizeof s, "%s:%s", base, carrier ? carrier : "");
+    return carrier && carrier[0] && auth_has_scope(p, s);
+}
+
+/* a carrier client at all (some shipments): the coarse gate */
 static bool is_carrier(const principal_t *p, bool write)
 {
     if (!p || p->kind != PRINCIPAL_CLIENT) return false;
-    return auth_has_scope(p, "shipments:write") || (!write && auth_has_scope(p, "shipments:read"));
+    return has_scope_family(p, "shipments:write") || (!write && has_scope_family(p, "shipments:read"));
+}
+
+/* a carrier client for this shipment's carrier */
+static bool carrier_may(const principal_t *p, bool write, const char *carrier)
+{
+    if (!p || p->kind != PRINCIPAL_CLIENT) return false;
+    return scope_for(p, "shipments:write", carrier) || (!write && scope_for(p, "shipments:read", carrier));
 }
 
 static void not_found(http_req_t *req)
@@ -60,7 +92,8 @@ static order_viewer_t viewer(http_req_t *req, const principal_t *p)
 }
 
 /* What the caller may see of the order's shipments: 2 all, 1 only those of
- * the seller `p`, 0 nothing (or no such order), <0 error. */
+ * the seller `p`, 3 those of the carriers the client `p` serves, 0 nothing
+ * (or no such order), <0 error. */
 static int order_scope(db_conn_t *c, http_req_t *req, const principal_t *p, const char *order_id)
 {
     order_viewer_t v = viewer(req, p);
@@ -71,7 +104,8 @@ static int order_scope(db_conn_t *c, http_req_t *req, const principal_t *p, cons
         order_status_t st;
         char customer[ID_MAX];
         int rc = order_status_of(c, order_id, &st, customer);
-        return rc < 0 ? rc : rc == 0 ? 2 : 0;
+        bool all = auth_has_scope(p, "shipments:write") || auth_has_scope(p, "shipments:read");
+        return rc < 0 ? rc : rc == 0 ? (all ? 2 : 3) : 0;
     }
     return see == ORDER_SEE_SELLER ? 1 : 0;
 }
@@ -86,12 +120,14 @@ static int may_see(db_conn_t *c, http_req_t *req, const principal_t *p, const ch
         db_reset(st);
         return 0;
     }
-    char order_id[ID_MAX], seller[ID_MAX];
+    char order_id[ID_MAX], seller[ID_MAX], carrier[64];
     snprintf(order_id, sizeof order_id, "%s", db_col_text(st, 0));
     snprintf(seller, sizeof seller, "%s", db_col_text(st, 1));
+    snprintf(carrier, sizeof carrier, "%s", db_col_is_null(st, 2) ? "" : db_col_text(st, 2));
     db_reset(st);
     int scope = order_scope(c, req, p, order_id);
     if (scope < 0) return scope;
+    if (scope == 3) return carrier_may(p, false, carrier);
     return scope == 2 || (scope == 1 && strcmp(seller, p->sub) == 0);
 }
 
@@ -145,6 +181,20 @@ static void post_event(http_req_t *req)
     }
     json_decref(errors);
     app_t *app = http_app(req);
+    if (!is_admin(p)) {
+        /* a client bound to some carriers reports only on their shipments;
+         * others' are "not found", as for anything it may not see */
+        db_conn_t *c = db_acquire(app->db);
+        if (!c) return db_trouble(req, DB_ENOCONN);
+        int qrc;
+        db_stmt_t *st = db_query(c, &q_ship_order, &qrc, "s", id);
+        bool found = st && qrc == DB_ROW;
+        bool ok = found && carrier_may(p, true, db_col_is_null(st, 2) ? "" : db_col_text(st, 2));
+        if (st) db_reset(st);
+        db_release(c);
+        if (!st || qrc < 0) return db_trouble(req, qrc < 0 ? qrc : DB_ERR);
+        if (!ok) return not_found(req);
+    }
     int rc = db_tx(app->db, post_tx, &pc);
     if (rc < 0) return db_trouble(req, rc);
     if (!pc.res.found) return not_found(req);
@@ -176,8 +226,10 @@ static void get_order_shipments(http_req_t *req)
         int n = 0, rc;
         db_stmt_t *st = db_query(c, &q_order_ships, &rc, "s", id);
         while (st && rc == DB_ROW && n < 64) {
-            /* a seller sees the shipments it sends */
-            if (scope == 2 || strcmp(db_col_text(st, 1), p->sub) == 0) snprintf(ids[n++], ID_MAX, "%s", db_col_text(st, 0));
+            /* a seller sees the shipments it sends, a carrier those it carries */
+            bool mine = scope == 2 || (scope == 1 && strcmp(db_col_text(st, 1), p->sub) == 0) ||
+                        (scope == 3 && carrier_may(p, false, db_col_is_null(st, 2) ? "" : db_col_text(st, 2)));
+            if (mine) snprintf(ids[n++], ID_MAX, "%s", db_col_text(st, 0));
             rc = db_step(st);
         }
         if (st) db_reset(st);

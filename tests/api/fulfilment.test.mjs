@@ -213,6 +213,33 @@ test('who may see and report', async () => {
   assert.equal(r.status, 404);
 });
 
+test('a client bound to a carrier sees and reports only that carrier\'s shipments', async () => {
+  const acme = await client(['shipments:write:acme']);
+  const other = await client(['shipments:write:swiftpost', 'shipments:read:swiftpost']);
+  const buyer = await makeUser();
+  const { order, oh } = await paidOrder(srv, 1, buyer);
+  const [s] = await shipmentsOf(srv, order, oh);
+  assert.equal(s.carrier, 'acme');
+  // another delivery service: cannot tell the shipment exists, cannot move it
+  let r = await report(s.id, { id: 'sp-1', status: 'delivered', occurred_at: at(1) }, other.h);
+  assert.equal(r.status, 404, r.text);
+  r = await req(srv.url, 'GET', `/v1/shipments/${s.id}`, { headers: other.h });
+  assert.equal(r.status, 404);
+  r = await req(srv.url, 'GET', `/v1/orders/${order.id}/shipments`, { headers: other.h });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.items.length, 0, 'none of its parcels in this order');
+  r = await req(srv.url, 'GET', `/v1/shipments/${s.id}`, { headers: buyer.h });
+  assert.equal(r.body.status, 'pending', 'the refused report changed nothing');
+  // the carrier it belongs to
+  r = await report(s.id, { id: 'acme-1', status: 'in_transit', occurred_at: at(1) }, acme.h);
+  assert.equal(r.status, 201, r.text);
+  r = await req(srv.url, 'GET', `/v1/shipments/${s.id}`, { headers: acme.h });
+  assert.equal(r.status, 200, 'shipments:write:acme reads acme shipments');
+  assert.equal(r.body.status, 'in_transit');
+  r = await req(srv.url, 'GET', `/v1/orders/${order.id}/shipments`, { headers: acme.h });
+  assert.deepEqual(r.body.items.map((x) => x.id), [s.id]);
+});
+
 test('bad carrier reports are 4xx problems and change nothing', async () => {
   const { order, oh } = await paidOrder(srv, 1);
   const [s] = await shipmentsOf(srv, order, oh);
