@@ -9,12 +9,12 @@
 // SQLite and PostgreSQL.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { startServer, freshDatabase, req, cli, eventually, BIN } from './lib/server.mjs';
 import { startSmtp } from './lib/smtp.mjs';
+import { openStream as openSse } from './lib/sse.mjs';
 
 const ADMIN_TOKEN = 'op-' + randomBytes(24).toString('hex');
 let srv, smtp, db;
@@ -71,54 +71,8 @@ function append(type, subject, owner, data = {}, count = 1) {
 
 const newOrder = () => 'ord_' + randomBytes(8).toString('hex');
 
-/** An SSE client on a raw HTTP request: parses events and comments as they come. */
-function openStream(path, headers = {}) {
-  const s = { status: 0, headers: null, events: [], comments: [], retry: null, ended: false, waiters: [] };
-  const check = () => { for (const w of [...s.waiters]) if (w.pred(s)) { s.waiters.splice(s.waiters.indexOf(w), 1); w.resolve(s); } };
-  s.response = new Promise((resolve, reject) => {
-    s.req = http.get({ host: '127.0.0.1', port: srv.port, path, headers: { accept: 'text/event-stream', ...headers } }, (res) => {
-      s.status = res.statusCode;
-      s.headers = res.headers;
-      s.res = res;
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => {
-        buf += chunk;
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const ev = { id: null, event: 'message', data: '' };
-          let isEvent = false;
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) { s.comments.push(line.slice(1).trim()); continue; }
-            const c = line.indexOf(':');
-            const k = c < 0 ? line : line.slice(0, c);
-            const v = c < 0 ? '' : line.slice(c + 1).replace(/^ /, '');
-            if (k === 'retry') s.retry = Number(v);
-            else if (k === 'id') { ev.id = Number(v); isEvent = true; } else if (k === 'event') { ev.event = v; isEvent = true; } else if (k === 'data') { ev.data += v; isEvent = true; }
-          }
-          if (isEvent) { ev.json = ev.data ? JSON.parse(ev.data) : null; s.events.push(ev); }
-        }
-        check();
-      });
-      res.on('end', () => { s.ended = true; check(); });
-      res.on('error', () => { s.ended = true; check(); });
-      resolve(s);
-    });
-    s.req.on('error', (e) => { s.ended = true; check(); if (!s.status) reject(e); });
-  });
-  s.waitFor = (pred, ms = 15000, what = 'stream condition') => {
-    if (pred(s)) return Promise.resolve(s);
-    return new Promise((resolve, reject) => {
-      const w = { pred, resolve };
-      s.waiters.push(w);
-      setTimeout(() => { const i = s.waiters.indexOf(w); if (i >= 0) { s.waiters.splice(i, 1); reject(new Error(`timed out waiting for ${what}; events ${JSON.stringify(s.events.map((e) => [e.id, e.event]))}`)); } }, ms);
-    });
-  };
-  s.close = () => { s.req.destroy(); };
-  return s;
-}
+/** An SSE client (tests/api/lib/sse.mjs) on the current server. */
+const openStream = (path, headers = {}) => openSse(srv.port, path, headers);
 
 /** The body of a raw chunked HTTP/1.1 response. */
 function dechunk(raw) {
