@@ -167,26 +167,57 @@ static void create_endpoint(http_req_t *req)
 
 /* ---- list / get ---- */
 
+/* ?limit= of a list, from 1 to max (deflt when absent); a problem goes to
+ * errors */
+static long long read_limit(http_req_t *req, long long deflt, long long max, json_t *errors)
+{
+    const char *lim = http_query(req, "limit");
+    long long limit = deflt;
+    if (lim && (str_to_i64(str_from(lim), &limit) < 0 || limit < 1 || limit > max)) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "must be an integer from 1 to %lld", max);
+        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "limit", "message", msg));
+    }
+    return limit;
+}
+
+/* ?cursor= of a list: the last id of the previous page (base64url), checked
+ * against the list's id prefix, into after ("" when absent); a problem goes
+ * to errors */
+static void read_cursor(http_req_t *req, const char *prefix, char after[ID_MAX], json_t *errors)
+{
+    const char *cursor = http_query(req, "cursor");
+    after[0] = '\0';
+    if (!cursor) return;
+    unsigned char raw[ID_MAX];
+    size_t rl = 0;
+    if (sodium_base642bin(raw, sizeof raw - 1, cursor, strlen(cursor), NULL, &rl, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        !id_valid((char *)raw, rl, prefix))
+        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "cursor", "message", "is not a cursor from this API"));
+    else
+        memcpy(after, raw, rl), after[rl] = 0;
+}
+
+/* list holds up to limit + 1 rows: drop the extra one and answer the cursor
+ * of the next page (its last id), or null when this is the last page */
+static json_t *next_page(json_t *list, long long limit)
+{
+    if (json_array_size(list) <= (size_t)limit) return json_null();
+    json_array_remove(list, json_array_size(list) - 1);
+    const char *last = json_string_value(json_object_get(json_array_get(list, json_array_size(list) - 1), "id"));
+    char enc[96];
+    sodium_bin2base64(enc, sizeof enc, (const unsigned char *)last, strlen(last), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    return json_string(enc);
+}
+
 static void list_endpoints(http_req_t *req)
 {
     if (require_admin(req)) return;
-    const char *lim = http_query(req, "limit");
-    const char *cursor = http_query(req, "cursor");
-    long long limit = 50;
+    char after[ID_MAX];
     json_t *errors = json_array();
-    if (lim && (str_to_i64(str_from(lim), &limit) < 0 || limit < 1 || limit > 200))
-        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "limit", "message", "must be an integer from 1 to 200"));
-    char after[ID_MAX] = "";
-    if (cursor) {
-        unsigned char raw[ID_MAX];
-        size_t rl = 0;
-        if (sodium_base642bin(raw, sizeof raw - 1, cursor, strlen(cursor), NULL, &rl, NULL,
-                              sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-            !id_valid((char *)raw, rl, "whe"))
-            json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "cursor", "message", "is not a cursor from this API"));
-        else
-            memcpy(after, raw, rl), after[rl] = 0;
-    }
+    long long limit = read_limit(req, 50, 200, errors);
+    read_cursor(req, "whe", after, errors);
     if (json_array_size(errors)) {
         http_respond_problem_errors(req, 400, "invalid-parameters", "Invalid Parameters", "Some query parameters are invalid.",
                                     errors);
@@ -209,14 +240,7 @@ static void list_endpoints(http_req_t *req)
         respond_unavailable(req);
         return;
     }
-    json_t *next = json_null();
-    if (json_array_size(list) > (size_t)limit) {
-        json_array_remove(list, json_array_size(list) - 1);
-        const char *last = json_string_value(json_object_get(json_array_get(list, json_array_size(list) - 1), "id"));
-        char enc[96];
-        sodium_bin2base64(enc, sizeof enc, (const unsigned char *)last, strlen(last), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-        next = json_string(enc);
-    }
+    json_t *next = next_page(list, limit);
     http_respond_json(req, 200, json_pack("{s:o, s:o}", "data", list, "next_cursor", next));
 }
 
@@ -410,27 +434,14 @@ static void list_deliveries(http_req_t *req)
     if (require_admin(req)) return;
     const char *id = endpoint_id_param(req);
     if (!id) return respond_not_found(req, "No webhook endpoint has this id.");
-    const char *lim = http_query(req, "limit");
-    const char *cursor = http_query(req, "cursor");
     const char *status = http_query(req, "status");
-    long long limit = 20;
+    char after[ID_MAX];
     json_t *errors = json_array();
-    if (lim && (str_to_i64(str_from(lim), &limit) < 0 || limit < 1 || limit > 100))
-        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "limit", "message", "must be an integer from 1 to 100"));
+    long long limit = read_limit(req, 20, 100, errors);
     if (status && strcmp(status, "pending") && strcmp(status, "succeeded") && strcmp(status, "failed"))
         json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "status", "message",
                                                 "must be one of pending, succeeded, failed"));
-    char after[ID_MAX] = "";
-    if (cursor) {
-        unsigned char raw[ID_MAX];
-        size_t rl = 0;
-        if (sodium_base642bin(raw, sizeof raw - 1, cursor, strlen(cursor), NULL, &rl, NULL,
-                              sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-            !id_valid((char *)raw, rl, "whd"))
-            json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "cursor", "message", "is not a cursor from this API"));
-        else
-            memcpy(after, raw, rl), after[rl] = 0;
-    }
+    read_cursor(req, "whd", after, errors);
     if (json_array_size(errors)) {
         http_respond_problem_errors(req, 400, "invalid-parameters", "Invalid Parameters", "Some query parameters are invalid.",
                                     errors);
@@ -453,14 +464,7 @@ static void list_deliveries(http_req_t *req)
         rc = db_step(st);
     }
     if (st) db_reset(st);
-    json_t *next = json_null();
-    if (rc >= 0 && json_array_size(list) > (size_t)limit) {
-        json_array_remove(list, json_array_size(list) - 1);
-        const char *last = json_string_value(json_object_get(json_array_get(list, json_array_size(list) - 1), "id"));
-        char enc[96];
-        sodium_bin2base64(enc, sizeof enc, (const unsigned char *)last, strlen(last), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-        next = json_string(enc);
-    }
+    json_t *next = rc >= 0 ? next_page(list, limit) : json_null();
     if (rc >= 0) rc = add_attempts(c, list);
     db_release(c);
     if (rc < 0) {
