@@ -26,7 +26,6 @@
 
 DB_SQL(q_user_insert, "INSERT INTO users (id, email, password_hash, name, role, seller_status, status, "
                       "email_verified_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $8)");
-DB_SQL(q_user_get, "SELECT " AUTH_USER_COLS " FROM users WHERE id = $1");
 DB_SQL(q_user_login, "SELECT id, password_hash, role, status, email_verified_at FROM users WHERE email = $1");
 DB_SQL(q_user_by_email, "SELECT id, status, email_verified_at FROM users WHERE email = $1");
 DB_SQL(q_user_pw, "SELECT password_hash, email FROM users WHERE id = $1");
@@ -82,24 +81,8 @@ static int valid_code(const char *s)
 
 static void respond_user(http_req_t *req, int status, db_t *db, const char *uid)
 {
-    db_conn_t *c = db_acquire(db);
-    if (!c) return auth_respond_db_error(req, "user read", DB_ENOCONN);
-    int rc;
-    db_stmt_t *st = db_query(c, &q_user_get, &rc, "s", uid);
-    if (!st) {
-        db_release(c);
-        return auth_respond_db_error(req, "user read", rc);
-    }
-    if (rc != DB_ROW) {
-        db_reset(st);
-        db_release(c);
-        http_respond_problem(req, 404, "not-found", "Not Found", "No such user.");
-        return;
-    }
-    json_t *u = auth_user_json(st, 0);
-    db_reset(st);
-    db_release(c);
-    http_respond_json(req, status, json_pack("{s:o}", "user", u));
+    json_t *u = auth_user_read(req, db, uid);
+    if (u) http_respond_json(req, status, json_pack("{s:o}", "user", u));
 }
 
 /* ---- POST /v1/auth/register ---- */

@@ -16,7 +16,6 @@
 DB_SQL(q_users_page, "SELECT " AUTH_USER_COLS " FROM users "
                      "WHERE ($1 = '' OR id < $1) AND ($2 = '' OR role = $2) AND ($3 = '' OR seller_status = $3) "
                      "AND ($4 = '' OR email = $4) ORDER BY id DESC LIMIT $5");
-DB_SQL(q_user_get, "SELECT " AUTH_USER_COLS " FROM users WHERE id = $1");
 DB_SQL(q_user_state, "SELECT role, seller_status, status FROM users WHERE id = $1");
 DB_SQL(q_user_update, "UPDATE users SET role = $2, seller_status = $3, status = $4, updated_at = $5 WHERE id = $1");
 
@@ -88,24 +87,8 @@ static void get_users(http_req_t *req)
 
 static void respond_user(http_req_t *req, const char *id)
 {
-    db_conn_t *c = db_acquire(g_auth.db);
-    if (!c) return auth_respond_db_error(req, "user", DB_ENOCONN);
-    int rc;
-    db_stmt_t *st = db_query(c, &q_user_get, &rc, "s", id);
-    if (!st) {
-        db_release(c);
-        return auth_respond_db_error(req, "user", rc);
-    }
-    if (rc != DB_ROW) {
-        db_reset(st);
-        db_release(c);
-        http_respond_problem(req, 404, "not-found", "Not Found", "No such user.");
-        return;
-    }
-    json_t *u = auth_user_json(st, 0);
-    db_reset(st);
-    db_release(c);
-    http_respond_json(req, 200, u);
+    json_t *u = auth_user_read(req, g_auth.db, id);
+    if (u) http_respond_json(req, 200, u);
 }
 
 static void get_user(http_req_t *req) { respond_user(req, http_param(req, "id")); }

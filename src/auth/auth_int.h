@@ -108,6 +108,9 @@ int64_t auth_tier_rate(const char *tier);
 #define AUTH_USER_COLS "id, email, name, role, email_verified_at, seller_status, status, created_at, updated_at"
 #include "db/db.h"
 json_t *auth_user_json(db_stmt_t *st, int col);
+/* The user `uid` rendered by auth_user_json, or NULL after answering the
+ * request (404 when there is no such user, 503/500 on a database error). */
+json_t *auth_user_read(http_req_t *req, db_t *db, const char *uid);
 /* RFC 3339 string for epoch ms (json null for SQL NULL at that column). */
 json_t *auth_time_json(db_stmt_t *st, int col);
 

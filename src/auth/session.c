@@ -229,3 +229,26 @@ json_t *auth_user_json(db_stmt_t *st, int col)
     json_object_set_new(u, "updated_at", auth_time_json(st, col + 8));
     return u;
 }
+
+DB_SQL(q_user_get, "SELECT " AUTH_USER_COLS " FROM users WHERE id = $1");
+
+json_t *auth_user_read(http_req_t *req, db_t *db, const char *uid)
+{
+    db_conn_t *c = db_acquire(db);
+    if (!c) {
+        auth_respond_db_error(req, "user read", DB_ENOCONN);
+        return NULL;
+    }
+    int rc;
+    db_stmt_t *st = db_query(c, &q_user_get, &rc, "s", uid);
+    if (!st) {
+        db_release(c);
+        auth_respond_db_error(req, "user read", rc);
+        return NULL;
+    }
+    json_t *u = rc == DB_ROW ? auth_user_json(st, 0) : NULL;
+    db_reset(st);
+    db_release(c);
+    if (!u) http_respond_problem(req, 404, "not-found", "Not Found", "No such user.");
+    return u;
+}
