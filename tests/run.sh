@@ -55,6 +55,8 @@ run_unit() {
         # the assertions that failed (wherever they are), then the tail
         printf '%s\n' "$out" | grep -E '^\[ +(RUN|ERROR|LINE|FAILED) +\]' | grep -B1 -A2 -E 'ERROR|LINE' | head -40
         printf '%s\n' "$out" | tail -40
+        { echo "  unit $name:"; printf '%s\n' "$out" | grep -E '^\[ +(ERROR|LINE|FAILED) +\]' | head -8 | sed 's/^/    /'
+          [ $rc -gt 128 ] && echo "    died with signal $((rc - 128))"; } >> "$TMP/failures"
     fi
     note "unit  $name: $p passed, $f failed"
 }
@@ -71,6 +73,7 @@ if [ "$BACKEND" = sqlite ]; then
             PASS=$((PASS + 1)); note "fuzz  $n: $(printf '%s' "$out" | tail -1)"
         else
             FAIL=$((FAIL + 1)); FAILED_NAMES+=("fuzz:$n"); printf '%s\n' "$out" | tail -30
+            { echo "  fuzz $n:"; printf '%s\n' "$out" | tail -4 | sed 's/^/    /'; } >> "$TMP/failures"
         fi
     done
 fi
@@ -96,6 +99,13 @@ if command -v node >/dev/null 2>&1; then
         if [ "$f" != 0 ]; then
             FAILED_NAMES+=("api")
             grep -n -B2 -A30 '^not ok\|^    not ok\|^        not ok' "$TMP/api.tap" | head -300
+            # a short list for the end of the output (CI shows its tail):
+            # each failed test with its error line
+            echo "  api ($BACKEND):" >> "$TMP/failures"
+            awk '/^ *not ok /{n=1; print; next}
+                 n && /^ *location: /{print; next}
+                 n && /^ *error: /{print; m=($0 ~ /[|][-]?$/) ? 2 : 0; n=0; next}
+                 m {print; m--}' "$TMP/api.tap" | head -40 | sed 's/^ */  /' >> "$TMP/failures"
         fi
         note "api   ($BACKEND): $p passed, $f failed, $s skipped"
     fi
@@ -104,6 +114,7 @@ else
     FAIL=$((FAIL + 1))
 fi
 
+[ -s "$TMP/failures" ] && { note "what failed:"; cat "$TMP/failures"; }
 [ ${#FAILED_NAMES[@]} -gt 0 ] && note "failed: ${FAILED_NAMES[*]}"
 echo "$PASS passed, $FAIL failed, $SKIP skipped"
 [ "$FAIL" -eq 0 ]
