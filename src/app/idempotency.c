@@ -79,6 +79,24 @@ static int valid_key(const char *k)
     return 1;
 }
 
+/* the claim is a write of its own, committed with others (db_tx groups) */
+typedef struct {
+    const idem_state_t *st;
+    const char *method, *path, *fp;
+    int64_t now, claimed;
+} claim_t;
+
+static int claim_tx(db_conn_t *c, void *ctx)
+{
+    claim_t *cl = ctx;
+    int64_t n = db_exec(c, &q_claim, "sssssLL", cl->st->scope, cl->st->key, cl->method, cl->path, cl->fp,
+                        cl->now + IDEM_LEASE_MS, cl->now);
+    if (n < 0) return (int)n;
+    cl->claimed = n;
+    return 0;
+}
+
+
 int idem_pre(http_req_t *req, int flags)
 {
     if (!(flags & (HTTP_ROUTE_IDEMPOTENT | HTTP_ROUTE_IDEM_REQUIRED))) return 0;
@@ -117,8 +135,9 @@ int idem_pre(http_req_t *req, int flags)
     }
     int64_t now = time_now_ms();
     int ret = 1;
-    int64_t n = db_exec(c, &q_claim, "sssssLL", st->scope, st->key, http_method_name(http_method(req)),
-                        http_path(req), fp, now + IDEM_LEASE_MS, now);
+    claim_t cl = { st, http_method_name(http_method(req)), http_path(req), fp, now, 0 };
+    int64_t n = db_tx(app->db, claim_tx, &cl);
+    if (n == 0) n = cl.claimed;
     if (n == 1) {
         http_set_slot(req, SLOT_IDEM, st);
         ret = 0;

@@ -84,7 +84,7 @@ static void tls_destructor(void *p)
         pthread_mutex_lock(&db->mu);
         unlist(db, c);
         pthread_mutex_unlock(&db->mu);
-        if (c->holds_write_lock) pthread_mutex_unlock(&db->write_mu);
+        if (c->holds_write_lock) db_write_unlock(c);
         conn_free(c);
     }
 }
@@ -116,6 +116,9 @@ int db_open(db_t **out, const char *url, const db_opts_t *opts, char *err, size_
     pthread_mutex_init(&db->mu, NULL);
     pthread_cond_init(&db->cv, NULL);
     pthread_mutex_init(&db->write_mu, NULL);
+    pthread_cond_init(&db->write_cv, NULL);
+    pthread_mutex_init(&db->group_mu, NULL);
+    db->group_max = opts && opts->group_max > 0 ? opts->group_max : 64;
     /* open one connection now so configuration errors show at start-up */
     db_conn_t *c = db_acquire(db);
     if (!c) {
@@ -137,6 +140,7 @@ int db_open(db_t **out, const char *url, const db_opts_t *opts, char *err, size_
 void db_close(db_t *db)
 {
     if (!db) return;
+    if (db->kind == DB_SQLITE) dbsq_ckpt_stop(db);
     db_conn_t *mine = pthread_getspecific(db->tls);
     if (mine) pthread_setspecific(db->tls, NULL);
     for (size_t i = 0; i < db->nall; i++) conn_free(db->all[i]);
@@ -145,6 +149,8 @@ void db_close(db_t *db)
     pthread_mutex_destroy(&db->mu);
     pthread_cond_destroy(&db->cv);
     pthread_mutex_destroy(&db->write_mu);
+    pthread_cond_destroy(&db->write_cv);
+    pthread_mutex_destroy(&db->group_mu);
     free(db->path);
     free(db->conninfo);
     free(db);
@@ -276,10 +282,44 @@ int db_ping(db_t *db)
 
 /* ---------- transactions ---------- */
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int simple(db_conn_t *c, const char *sql)
 {
     if (c->kind == DB_SQLITE) return dbsq_exec_script(c, sql);
     return dbpg_exec_script(c, sql);
+}
+
+void db_write_lock(db_conn_t *c)
+{
+    db_t *db = c->db;
+    uint64_t t0 = mono_ns();
+    pthread_mutex_lock(&db->write_mu);
+    uint64_t mine = db->write_next++;
+    while (db->write_serving != mine) pthread_cond_wait(&db->write_cv, &db->write_mu);
+    pthread_mutex_unlock(&db->write_mu);
+    uint64_t t1 = mono_ns();
+    /* counters written by the holder only; /metrics reads them relaxed */
+    db->write_since = t1;
+    __atomic_store_n(&db->write_locks, db->write_locks + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&db->write_wait_ns, db->write_wait_ns + (t1 - t0), __ATOMIC_RELAXED);
+    c->holds_write_lock = 1;
+}
+
+void db_write_unlock(db_conn_t *c)
+{
+    db_t *db = c->db;
+    __atomic_store_n(&db->write_held_ns, db->write_held_ns + (mono_ns() - db->write_since), __ATOMIC_RELAXED);
+    c->holds_write_lock = 0;
+    pthread_mutex_lock(&db->write_mu);
+    db->write_serving++;
+    pthread_cond_broadcast(&db->write_cv);
+    pthread_mutex_unlock(&db->write_mu);
 }
 
 int db_begin(db_conn_t *c)
@@ -290,12 +330,10 @@ int db_begin(db_conn_t *c)
         return DB_ERR;
     }
     if (c->kind == DB_SQLITE) {
-        pthread_mutex_lock(&c->db->write_mu);
-        c->holds_write_lock = 1;
+        db_write_lock(c);
         int rc = simple(c, "BEGIN IMMEDIATE");
         if (rc < 0) {
-            c->holds_write_lock = 0;
-            pthread_mutex_unlock(&c->db->write_mu);
+            db_write_unlock(c);
             return rc;
         }
     } else {
@@ -323,10 +361,7 @@ static void end_tx(db_conn_t *c)
 {
     c->in_tx = 0;
     c->tx_flags = 0;
-    if (c->holds_write_lock) {
-        c->holds_write_lock = 0;
-        pthread_mutex_unlock(&c->db->write_mu);
-    }
+    if (c->holds_write_lock) db_write_unlock(c);
 }
 
 int db_commit(db_conn_t *c)
@@ -357,10 +392,10 @@ int db_rollback(db_conn_t *c)
     return rc;
 }
 
-int db_tx(db_t *db, db_tx_fn fn, void *ctx)
+/* one transaction for fn alone, retried on DB_EBUSY */
+static int tx_alone(db_conn_t *c, db_tx_fn fn, void *ctx)
 {
-    db_conn_t *c = db_acquire(db);
-    if (!c) return DB_ENOCONN;
+    db_t *db = c->db;
     int rc = DB_EBUSY;
     for (int attempt = 0; attempt < 10; attempt++) {
         if (attempt) {
@@ -383,6 +418,183 @@ int db_tx(db_t *db, db_tx_fn fn, void *ctx)
     if (rc < 0 && rc != DB_ECONSTRAINT) {
         __atomic_fetch_add(&db->errors, 1, __ATOMIC_RELAXED);
     }
+    return rc;
+}
+
+/* ---------- group commit (SQLite) ----------
+ *
+ * A caller queues its fn and either leads (nobody is leading) or sleeps on
+ * its own condition variable.  The leader takes the queue (at most
+ * group_max entries), runs each fn in a savepoint of one write transaction
+ * on its own connection, commits, marks the entries done and wakes their
+ * callers, then hands the lead to the caller at the head of the queue, if
+ * any, and returns.  Callers that arrived while a group was committing form
+ * the next group, so under load one commit (one WAL append, one lock
+ * hand-off) serves many transactions; alone, a caller leads itself at once.
+ *
+ * When the group cannot be kept (BEGIN, a savepoint or COMMIT fails), it is
+ * rolled back and every fn in it runs again alone; fn that returned
+ * DB_EBUSY runs again alone after the group commits. */
+
+enum { GTX_QUEUED, GTX_LEAD, GTX_DONE };
+
+typedef struct group_tx {
+    db_tx_fn fn;
+    void *ctx;
+    const char *request_id, *trace_id, *traceparent;
+    int rc;
+    int state;
+    pthread_cond_t cv;
+    struct group_tx *next;
+} group_tx_t;
+
+static int savepoint(db_conn_t *c, const char *sql) { return dbsq_exec_script(c, sql); }
+
+/* takes up to group_max entries from the head of the queue (the leader's
+ * own is the head); group_mu held */
+static group_tx_t *take_group(db_t *db)
+{
+    group_tx_t *g = db->group_head, *last = g;
+    for (int i = 1; i < db->group_max && last->next; i++) last = last->next;
+    db->group_head = last->next;
+    if (!db->group_head) db->group_tail = NULL;
+    last->next = NULL;
+    return g;
+}
+
+/* The leader's part: BEGIN first (waiting for the write lock lets more
+ * callers queue), then take the group, run it and commit.  group_mu held
+ * on entry and on return. */
+static group_tx_t *lead_group(db_conn_t *c)
+{
+    db_t *db = c->db;
+    pthread_mutex_unlock(&db->group_mu);
+    int rc = DB_EBUSY;
+    for (int attempt = 0; attempt < 10 && rc == DB_EBUSY; attempt++) {
+        if (attempt) usleep((useconds_t)(200 * attempt + (rand() % 500)));
+        rc = db_begin(c);
+    }
+    pthread_mutex_lock(&db->group_mu);
+    group_tx_t *g = take_group(db);
+    pthread_mutex_unlock(&db->group_mu);
+
+    const char *rid, *tid, *tp;
+    log_get_context(&rid, &tid, &tp);
+    int n = 0, broken = 0;
+    for (group_tx_t *x = g; x; x = x->next) n++;
+    if (rc < 0) {
+        for (group_tx_t *x = g; x; x = x->next) x->rc = rc;
+        pthread_mutex_lock(&db->group_mu);
+        return g;
+    }
+    for (group_tx_t *x = g; x && !broken; x = x->next) {
+        log_set_context(x->request_id, x->trace_id);
+        log_set_traceparent(x->traceparent);
+        if (savepoint(c, "SAVEPOINT g") < 0) {
+            broken = 1;
+            break;
+        }
+        x->rc = x->fn(c, x->ctx);
+        if (x->rc == 0) {
+            if (savepoint(c, "RELEASE g") < 0) broken = 1;
+        } else if (savepoint(c, "ROLLBACK TO g") < 0 || savepoint(c, "RELEASE g") < 0) {
+            broken = 1;
+        }
+    }
+    log_set_context(rid, tid);
+    log_set_traceparent(tp);
+    if (broken) {
+        log_warn("db", "group of %d transactions rolled back (%s); each runs alone", n, c->errmsg);
+        db_rollback(c);
+    } else if (db_commit(c) < 0) {
+        log_warn("db", "group commit of %d transactions failed (%s); each runs alone", n, c->errmsg);
+        broken = 1;
+    } else {
+        __atomic_fetch_add(&db->groups, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&db->grouped, (uint64_t)n, __ATOMIC_RELAXED);
+    }
+    for (group_tx_t *x = g; x; x = x->next) {
+        if (!broken && x->rc != DB_EBUSY) continue;
+        log_set_context(x->request_id, x->trace_id);
+        log_set_traceparent(x->traceparent);
+        x->rc = tx_alone(c, x->fn, x->ctx);
+    }
+    log_set_context(rid, tid);
+    log_set_traceparent(tp);
+    for (group_tx_t *x = g; x; x = x->next)
+        if (x->rc < 0 && x->rc != DB_ECONSTRAINT && x->rc != DB_EBUSY) __atomic_fetch_add(&db->errors, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&db->group_mu);
+    return g;
+}
+
+int db_group_queued(db_t *db)
+{
+    pthread_mutex_lock(&db->group_mu);
+    int n = 0;
+    for (group_tx_t *x = db->group_head; x; x = x->next) n++;
+    pthread_mutex_unlock(&db->group_mu);
+    return n;
+}
+
+static int tx_grouped(db_conn_t *c, db_tx_fn fn, void *ctx)
+{
+    db_t *db = c->db;
+    group_tx_t me = { .fn = fn, .ctx = ctx, .state = GTX_QUEUED };
+    log_get_context(&me.request_id, &me.trace_id, &me.traceparent);
+    pthread_cond_init(&me.cv, NULL);
+    pthread_mutex_lock(&db->group_mu);
+    if (db->group_tail)
+        db->group_tail->next = &me;
+    else
+        db->group_head = &me;
+    db->group_tail = &me;
+    if (!db->group_leading) {
+        db->group_leading = 1;
+        me.state = GTX_LEAD;
+    }
+    while (me.state == GTX_QUEUED) pthread_cond_wait(&me.cv, &db->group_mu);
+    if (me.state == GTX_LEAD) {
+        /* Leaders share one connection: SQLite drops a connection's page
+         * cache whenever another connection has written, so a writer that
+         * changed with every group would read its pages again each time.
+         * The thread's connection is swapped for it meanwhile, so a fn
+         * that acquires "its" connection gets the one in the transaction. */
+        if (!db->writer) db->writer = conn_new(db);
+        db_conn_t *w = db->writer->dead ? c : db->writer;
+        if (w != c) {
+            pthread_setspecific(db->tls, w);
+            w->depth = 1;
+        }
+        group_tx_t *g = lead_group(w);
+        if (w != c) pthread_setspecific(db->tls, c);
+        for (group_tx_t *x = g, *nx; x; x = nx) {
+            nx = x->next; /* x may be gone once it is done and woken */
+            x->state = GTX_DONE;
+            if (x != &me) pthread_cond_signal(&x->cv);
+        }
+        if (db->group_head) {
+            db->group_head->state = GTX_LEAD;
+            pthread_cond_signal(&db->group_head->cv);
+        } else {
+            db->group_leading = 0;
+        }
+    }
+    pthread_mutex_unlock(&db->group_mu);
+    pthread_cond_destroy(&me.cv);
+    return me.rc;
+}
+
+int db_tx(db_t *db, db_tx_fn fn, void *ctx)
+{
+    db_conn_t *c = db_acquire(db);
+    if (!c) return DB_ENOCONN;
+    int rc;
+    /* a connection already in a transaction or holding the write lock gets
+     * the old path (and its error), never a group it would break or block */
+    if (c->kind == DB_SQLITE && db->group_max > 1 && !c->dead && !c->in_tx && !c->holds_write_lock)
+        rc = tx_grouped(c, fn, ctx);
+    else
+        rc = tx_alone(c, fn, ctx);
     db_release(c);
     return rc;
 }
@@ -643,6 +855,34 @@ static void render_db_metrics(buf_t *out, void *ctx)
     int in_use = db->in_use;
     pthread_mutex_unlock(&db->mu);
     buf_printf(out, "mercato_db_connections{backend=\"%s\"} %zu\n", db_kind_name(db), n);
+    if (db->kind == DB_SQLITE) {
+        metrics_family(out, "mercato_db_write_lock_acquisitions_total", "counter",
+                       "Times a writer took SQLite's in-process write lock (one per write transaction).");
+        buf_printf(out, "mercato_db_write_lock_acquisitions_total %llu\n",
+                   (unsigned long long)metrics_get(&db->write_locks));
+        metrics_family(out, "mercato_db_write_lock_wait_seconds_total", "counter",
+                       "Time writers spent waiting for the write lock, summed over threads.");
+        buf_printf(out, "mercato_db_write_lock_wait_seconds_total %.6f\n", metrics_get(&db->write_wait_ns) / 1e9);
+        metrics_family(out, "mercato_db_write_lock_held_seconds_total", "counter",
+                       "Time the write lock was held (the writer's busy time; its rate is the writer's utilisation).");
+        buf_printf(out, "mercato_db_write_lock_held_seconds_total %.6f\n", metrics_get(&db->write_held_ns) / 1e9);
+        metrics_family(out, "mercato_db_checkpoints_total", "counter",
+                       "WAL checkpoints by the background checkpointer.");
+        buf_printf(out, "mercato_db_checkpoints_total %llu\n", (unsigned long long)metrics_get(&db->ckpts));
+        metrics_family(out, "mercato_db_checkpoint_pages_total", "counter", "WAL pages copied into the database file.");
+        buf_printf(out, "mercato_db_checkpoint_pages_total %llu\n", (unsigned long long)metrics_get(&db->ckpt_frames));
+        metrics_family(out, "mercato_db_checkpoint_seconds_total", "counter", "Time spent checkpointing.");
+        buf_printf(out, "mercato_db_checkpoint_seconds_total %.6f\n", metrics_get(&db->ckpt_ns) / 1e9);
+        metrics_family(out, "mercato_db_checkpoint_restarts_total", "counter",
+                       "Checkpoints after which the WAL starts again from its beginning (readers of older snapshots waited for).");
+        buf_printf(out, "mercato_db_checkpoint_restarts_total %llu\n", (unsigned long long)metrics_get(&db->ckpt_restarts));
+        metrics_family(out, "mercato_db_group_commits_total", "counter",
+                       "SQLite commits that carried one or more db transactions (group commit).");
+        buf_printf(out, "mercato_db_group_commits_total %llu\n", (unsigned long long)metrics_get(&db->groups));
+        metrics_family(out, "mercato_db_grouped_transactions_total", "counter",
+                       "db transactions committed in those groups (divided by the commits: the mean group size).");
+        buf_printf(out, "mercato_db_grouped_transactions_total %llu\n", (unsigned long long)metrics_get(&db->grouped));
+    }
     if (db->kind == DB_POSTGRES) {
         metrics_family(out, "mercato_db_pool_in_use", "gauge", "PostgreSQL connections checked out.");
         buf_printf(out, "mercato_db_pool_in_use %d\n", in_use);

@@ -57,6 +57,7 @@ typedef struct db_sql {
 typedef struct db_opts {
     int pool_size;        /* PostgreSQL: max connections (default 16) */
     int busy_timeout_ms;  /* SQLite busy timeout / PG pool wait (default 5000) */
+    int group_max;        /* SQLite: most db_tx calls committed together (default 64; 1 = each alone) */
 } db_opts_t;
 
 /* Opens a database by URL.  0 ok; -1 with a message in err (errlen bytes). */
@@ -108,7 +109,15 @@ void db_notify_commit(unsigned marks);
 /* Runs fn inside a write transaction, retrying up to 10 times on DB_EBUSY
  * (so fn must not keep side effects outside the database between tries).
  * fn returns 0 to commit, anything else to roll back; that value (or a
- * commit error) is returned. */
+ * commit error) is returned.
+ *
+ * On SQLite, calls from several threads are committed in groups: the first
+ * caller becomes the leader and runs, on its own connection, every fn queued
+ * meanwhile, each inside a savepoint of one transaction (a fn that fails
+ * rolls back only its own work), then commits once and wakes the others.
+ * So fn may run on another thread than its caller's (with the caller's log
+ * context): it must use the connection it is given, not thread-local
+ * state. db_tx returns only after the commit, as before. */
 typedef int (*db_tx_fn)(db_conn_t *c, void *ctx);
 int db_tx(db_t *db, db_tx_fn fn, void *ctx);
 

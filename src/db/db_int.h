@@ -65,10 +65,33 @@ struct db {
     db_conn_t *idle;
     int nopen;
     int in_use;
+    /* the in-process write lock: a ticket lock, so writers get it in the
+     * order they asked (a plain mutex lets a busy group leader take it
+     * again and again while the checkpointer or an autocommit writer waits) */
     pthread_mutex_t write_mu;
+    pthread_cond_t write_cv;
+    uint64_t write_next, write_serving;
+    uint64_t write_since; /* monotonic ns when the write lock was taken */
+    /* group commit of db_tx calls (SQLite) */
+    int group_max;
+    pthread_mutex_t group_mu;
+    struct group_tx *group_head, *group_tail;
+    int group_leading;
+    db_conn_t *writer; /* the group leaders' connection (its page cache stays warm) */
+    struct sq_ckpt *ckpt; /* SQLite: the background checkpointer (sqlite.c) */
     /* statistics */
     uint64_t commits, rollbacks, retries, pool_waits, errors;
+    uint64_t write_locks, write_wait_ns, write_held_ns; /* SQLite writer lock */
+    uint64_t groups, grouped;                           /* group commits, db_tx calls in them */
+    uint64_t ckpts, ckpt_frames, ckpt_ns, ckpt_restarts; /* background checkpoints */
 };
+
+/* callers waiting for the next group commit (for tests) */
+int db_group_queued(db_t *db);
+
+/* SQLite's in-process writer lock, with its wait and hold time counted */
+void db_write_lock(db_conn_t *c);
+void db_write_unlock(db_conn_t *c);
 
 /* backends */
 int dbsq_open_conn(db_t *db, db_conn_t *c);
@@ -78,6 +101,7 @@ int dbsq_step(db_stmt_t *st);
 void dbsq_reset(db_stmt_t *st);
 void dbsq_finalize(db_stmt_t *st);
 int dbsq_exec_script(db_conn_t *c, const char *sql);
+void dbsq_ckpt_stop(db_t *db); /* joins the checkpointer, if it was started */
 
 int dbpg_open_conn(db_t *db, db_conn_t *c);
 void dbpg_close_conn(db_conn_t *c);

@@ -7,14 +7,184 @@
  * foreign keys on, a busy timeout for other processes sharing the file.
  * Inside one process writers take db->write_mu before BEGIN IMMEDIATE, so
  * threads queue on a mutex instead of sleeping in SQLite's busy handler.
+ *
+ * Checkpoints (copying the WAL back into the database file) do not run in
+ * the committing thread, as SQLite's automatic checkpoint would, holding
+ * the write lock for every writer behind it: a background thread with its
+ * own connection copies the WAL while writers go on (PASSIVE), then takes
+ * the write lock only to copy the few frames appended meanwhile and to wait
+ * (RESTART, at most CKPT_READER_WAIT_MS) for readers still on older
+ * snapshots, so that the next writer starts the WAL again from its
+ * beginning.  Without that wait, a steady stream of readers keeps some old
+ * snapshot open at every moment and the WAL never restarts: it grows.
+ * Writers faster than the disk (a bulk import) would grow it as well, so a
+ * commit that finds the WAL past CKPT_HOLD_FRAMES waits for the copy in
+ * progress to end (back-pressure, as SQLite's own checkpoint gives).
  * Placeholders "$N" are rewritten to "?N" when statements are prepared.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db/db_int.h"
+#include "util/log.h"
 #include "util/mem.h"
+
+/* WAL frames (pages) after which the checkpointer runs; how long its last
+ * step, holding the write lock, waits for readers of older snapshots */
+#define CKPT_FRAMES 4000
+#define CKPT_READER_WAIT_MS 20
+/* WAL frames past which a committing writer waits for the checkpointer */
+#define CKPT_HOLD_FRAMES (4 * CKPT_FRAMES)
+
+struct sq_ckpt {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv, passed;
+    int started, stop, wanted;
+    int locking;     /* in, or waiting for, its step under the write lock */
+    uint64_t passes; /* copies done without the write lock */
+    db_conn_t conn;
+};
+
+static void *ckpt_main(void *arg);
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* after every commit on any connection: wake the checkpointer when the WAL
+ * has grown past the mark (replaces SQLite's automatic checkpoint) */
+static int wal_hook(void *arg, sqlite3 *sq, const char *name, int frames)
+{
+    (void)sq;
+    (void)name;
+    db_t *db = arg;
+    if (frames < CKPT_FRAMES) return SQLITE_OK;
+    struct sq_ckpt *k = __atomic_load_n(&db->ckpt, __ATOMIC_ACQUIRE);
+    if (!k) {
+        pthread_mutex_lock(&db->mu);
+        if (!db->ckpt) {
+            k = xcalloc(1, sizeof *k);
+            pthread_mutex_init(&k->mu, NULL);
+            pthread_cond_init(&k->cv, NULL);
+            pthread_cond_init(&k->passed, NULL);
+            k->conn.db = db;
+            k->conn.kind = DB_SQLITE;
+            if (dbsq_open_conn(db, &k->conn) == DB_OK && pthread_create(&k->thread, NULL, ckpt_main, db) == 0) {
+                sqlite3_busy_timeout(k->conn.sq, CKPT_READER_WAIT_MS);
+                k->started = 1;
+            } else {
+                log_error("db", "no background checkpointer (%s); checkpoints stay in the writers", k->conn.errmsg);
+                sqlite3_wal_autocheckpoint(sq, 1000);
+            }
+            __atomic_store_n(&db->ckpt, k, __ATOMIC_RELEASE);
+        }
+        k = db->ckpt;
+        pthread_mutex_unlock(&db->mu);
+    }
+    if (!k->started) return SQLITE_OK;
+    pthread_mutex_lock(&k->mu);
+    if (!k->wanted) {
+        k->wanted = 1;
+        pthread_cond_signal(&k->cv);
+    }
+    /* Back-pressure.  This thread holds the write lock (every in-process
+     * commit does), so it must not wait for the step that needs it: only
+     * for the copy that runs without it, and at most 2 s. */
+    if (frames >= CKPT_HOLD_FRAMES && !k->locking && !k->stop) {
+        uint64_t seen = k->passes;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 2;
+        while (k->passes == seen && !k->locking && !k->stop)
+            if (pthread_cond_timedwait(&k->passed, &k->mu, &until) != 0) break;
+    }
+    pthread_mutex_unlock(&k->mu);
+    return SQLITE_OK;
+}
+
+static void *ckpt_main(void *arg)
+{
+    db_t *db = arg;
+    struct sq_ckpt *k = db->ckpt;
+    sqlite3 *sq = k->conn.sq;
+    int prev_log = 0, prev_done = 0;
+    pthread_mutex_lock(&k->mu);
+    for (;;) {
+        while (!k->wanted && !k->stop) pthread_cond_wait(&k->cv, &k->mu);
+        if (k->stop) break;
+        k->wanted = 0;
+        pthread_mutex_unlock(&k->mu);
+
+        uint64_t t0 = now_ns();
+        int log = 0, done = 0;
+        /* the bulk, while writers go on */
+        int rc = sqlite3_wal_checkpoint_v2(sq, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        pthread_mutex_lock(&k->mu);
+        k->passes++;
+        k->locking = rc == SQLITE_OK;
+        pthread_cond_broadcast(&k->passed);
+        pthread_mutex_unlock(&k->mu);
+        if (rc == SQLITE_OK) {
+            /* the frames appended meanwhile, with writers held off, and the
+             * readers of older snapshots waited for (briefly: a long report
+             * query makes this round give up, not the writers wait), so the
+             * whole WAL is in the file and the next writer restarts it */
+            db_write_lock(&k->conn);
+            rc = sqlite3_wal_checkpoint_v2(sq, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
+            db_write_unlock(&k->conn);
+            if (rc == SQLITE_OK) __atomic_fetch_add(&db->ckpt_restarts, 1, __ATOMIC_RELAXED);
+            pthread_mutex_lock(&k->mu);
+            k->locking = 0;
+            pthread_mutex_unlock(&k->mu);
+        }
+        /* done counts from the start of the WAL: a restart starts it again */
+        if (log < prev_log) prev_done = 0;
+        if (done > prev_done) {
+            __atomic_fetch_add(&db->ckpt_frames, (uint64_t)(done - prev_done), __ATOMIC_RELAXED);
+            prev_done = done;
+        }
+        prev_log = log;
+        if (rc == SQLITE_OK || (rc & 0xff) == SQLITE_BUSY) { /* busy: readers kept the WAL from restarting */
+            __atomic_fetch_add(&db->ckpts, 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&db->ckpt_ns, now_ns() - t0, __ATOMIC_RELAXED);
+        } else {
+            log_warn("db", "checkpoint failed: %s", sqlite3_errmsg(sq));
+        }
+        /* at most one round per 5 ms: a WAL that cannot restart yet keeps
+         * asking after every commit */
+        struct timespec pause = { 0, 5000000 };
+        nanosleep(&pause, NULL);
+        pthread_mutex_lock(&k->mu);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+void dbsq_ckpt_stop(db_t *db)
+{
+    struct sq_ckpt *k = db->ckpt;
+    if (!k) return;
+    if (k->started) {
+        pthread_mutex_lock(&k->mu);
+        k->stop = 1;
+        pthread_cond_signal(&k->cv);
+        pthread_cond_broadcast(&k->passed);
+        pthread_mutex_unlock(&k->mu);
+        pthread_join(k->thread, NULL);
+    }
+    dbsq_close_conn(&k->conn);
+    pthread_mutex_destroy(&k->mu);
+    pthread_cond_destroy(&k->cv);
+    pthread_cond_destroy(&k->passed);
+    free(k);
+    db->ckpt = NULL;
+}
 
 int dbsq_open_conn(db_t *db, db_conn_t *c)
 {
@@ -28,6 +198,9 @@ int dbsq_open_conn(db_t *db, db_conn_t *c)
     sqlite3_busy_timeout(c->sq, db->busy_ms);
     const char *pragmas = "PRAGMA journal_mode=WAL;"
                           "PRAGMA synchronous=NORMAL;"
+                          /* a WAL that grew (readers kept it from restarting)
+                           * is cut back after the next restart */
+                          "PRAGMA journal_size_limit=67108864;"
                           "PRAGMA foreign_keys=ON;"
                           "PRAGMA temp_store=MEMORY;"
                           "PRAGMA cache_size=-8000;"
@@ -42,6 +215,7 @@ int dbsq_open_conn(db_t *db, db_conn_t *c)
         sqlite3_free(err);
         return DB_ERR;
     }
+    sqlite3_wal_hook(c->sq, wal_hook, db);
     return DB_OK;
 }
 
@@ -94,8 +268,7 @@ static void writer_unlock(db_stmt_t *st)
 {
     if (st->write_locked) {
         st->write_locked = 0;
-        st->c->holds_write_lock = 0;
-        pthread_mutex_unlock(&st->c->db->write_mu);
+        db_write_unlock(st->c);
     }
 }
 
@@ -105,9 +278,8 @@ int dbsq_step(db_stmt_t *st)
     if (st->sq_state == 2) return DB_DONE;
     if (st->sq_state == 0 && !c->in_tx && !c->holds_write_lock && !sqlite3_stmt_readonly(st->sq)) {
         /* an autocommit write: queue behind in-process writers */
-        pthread_mutex_lock(&c->db->write_mu);
+        db_write_lock(c);
         st->write_locked = 1;
-        c->holds_write_lock = 1;
     }
     st->sq_state = 1;
     int rc = sqlite3_step(st->sq);

@@ -47,6 +47,13 @@ void log_set_context(const char *request_id, const char *trace_id)
     t_trace_id = trace_id;
 }
 
+void log_get_context(const char **request_id, const char **trace_id, const char **traceparent)
+{
+    *request_id = t_request_id;
+    *trace_id = t_trace_id;
+    *traceparent = t_traceparent;
+}
+
 void log_set_traceparent(const char *traceparent) { t_traceparent = traceparent; }
 const char *log_traceparent(void) { return t_traceparent; }
 

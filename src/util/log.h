@@ -25,6 +25,8 @@ int log_level_parse(const char *s, log_level_t *out);
 /* Thread-local request context included in every line (NULL clears). Borrowed:
  * the strings must outlive the context (the request arena owns them). */
 void log_set_context(const char *request_id, const char *trace_id);
+/* This thread's context, so work done for another thread can log as it. */
+void log_get_context(const char **request_id, const char **trace_id, const char **traceparent);
 /* Thread-local W3C traceparent of the work in progress (request or job), so
  * that jobs enqueued and outgoing calls made now can carry it on.  Borrowed. */
 void log_set_traceparent(const char *traceparent);

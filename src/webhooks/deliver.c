@@ -111,9 +111,28 @@ static char *event_body(const event_t *ev)
     return s;
 }
 
+/* whether any enabled endpoint wants ev: a read, so that the common case
+ * (no endpoint, or none for this type) costs no write transaction */
+static int any_match(db_t *db, const event_t *ev)
+{
+    db_conn_t *c = db_acquire(db);
+    if (!c) return -1;
+    int rc, found = 0;
+    db_stmt_t *st = db_query(c, &q_matching, &rc, "L", ev->id);
+    while (st && rc == DB_ROW && !found) {
+        found = webhook_types_match(db_col_text(st, 1), ev->type);
+        if (!found) rc = db_step(st);
+    }
+    if (st) db_reset(st);
+    db_release(c);
+    return found ? 1 : rc < 0 ? rc : 0;
+}
+
 int webhook_on_event(db_t *db, const event_t *ev, void *ctx)
 {
     app_t *app = ctx;
+    int m = any_match(db, ev);
+    if (m <= 0) return m; /* an endpoint added later starts after this event anyway */
     consume_ctx_t cc = { ev, event_body(ev), 0 };
     if (!cc.body) return -1;
     int rc = db_tx(db, consume_tx, &cc);

@@ -63,7 +63,16 @@ export async function startServer(opts = {}) {
   });
   proc.stdout.on('data', () => {});
   await ready;
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  let stopping = false;
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
+    // a server that dies under a test: show why (a sanitizer report, an
+    // assertion) in the test output, not only "fetch failed"
+    if (!stopping && (code || (signal && !['SIGTERM', 'SIGINT', 'SIGKILL'].includes(signal)))) {
+      process.stderr.write(`mercato exited unexpectedly (code ${code}, signal ${signal}); its last lines:\n` +
+        (logs.slice(-60).map((l) => l.raw).join('\n') + '\n' + buf).slice(-20000) + '\n');
+    }
+    resolve({ code, signal });
+  }));
   const server = {
     port,
     url: `http://127.0.0.1:${port}`,
@@ -73,6 +82,7 @@ export async function startServer(opts = {}) {
     dbUrl: db.url,
     exited,
     async stop(signal = 'SIGTERM') {
+      stopping = true;
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       const r = await exited;
       if (!opts.db && !opts.keepDb) db.cleanup();
