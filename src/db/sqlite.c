@@ -61,7 +61,6 @@ static uint64_t now_ns(void)
  * has grown past the mark (replaces SQLite's automatic checkpoint) */
 static int wal_hook(void *arg, sqlite3 *sq, const char *name, int frames)
 {
-    (void)sq;
     (void)name;
     db_t *db = arg;
     if (frames < CKPT_FRAMES) return SQLITE_OK;
@@ -75,19 +74,23 @@ static int wal_hook(void *arg, sqlite3 *sq, const char *name, int frames)
             pthread_cond_init(&k->passed, NULL);
             k->conn.db = db;
             k->conn.kind = DB_SQLITE;
-            if (dbsq_open_conn(db, &k->conn) == DB_OK && pthread_create(&k->thread, NULL, ckpt_main, db) == 0) {
+            if (dbsq_open_conn(db, &k->conn) == DB_OK) {
                 sqlite3_busy_timeout(k->conn.sq, CKPT_READER_WAIT_MS);
-                k->started = 1;
-            } else {
-                log_error("db", "no background checkpointer (%s); checkpoints stay in the writers", k->conn.errmsg);
-                sqlite3_wal_autocheckpoint(sq, 1000);
+                k->started = pthread_create(&k->thread, NULL, ckpt_main, k) == 0;
             }
+            if (!k->started)
+                log_error("db", "no background checkpointer (%s); writers checkpoint themselves",
+                          k->conn.errmsg[0] ? k->conn.errmsg : "no thread");
             __atomic_store_n(&db->ckpt, k, __ATOMIC_RELEASE);
         }
         k = db->ckpt;
         pthread_mutex_unlock(&db->mu);
     }
-    if (!k->started) return SQLITE_OK;
+    if (!k->started) {
+        /* what SQLite's automatic checkpoint would have done */
+        sqlite3_wal_checkpoint_v2(sq, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return SQLITE_OK;
+    }
     pthread_mutex_lock(&k->mu);
     if (!k->wanted) {
         k->wanted = 1;
@@ -110,8 +113,8 @@ static int wal_hook(void *arg, sqlite3 *sq, const char *name, int frames)
 
 static void *ckpt_main(void *arg)
 {
-    db_t *db = arg;
-    struct sq_ckpt *k = db->ckpt;
+    struct sq_ckpt *k = arg;
+    db_t *db = k->conn.db;
     sqlite3 *sq = k->conn.sq;
     int prev_log = 0, prev_done = 0;
     pthread_mutex_lock(&k->mu);
