@@ -96,7 +96,6 @@ static int claim_tx(db_conn_t *c, void *ctx)
     return 0;
 }
 
-
 int idem_pre(http_req_t *req, int flags)
 {
     if (!(flags & (HTTP_ROUTE_IDEMPOTENT | HTTP_ROUTE_IDEM_REQUIRED))) return 0;
