@@ -17,6 +17,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/metrics.h"
+#include "util/timeutil.h"
 
 void db_set_err(db_conn_t *c, const char *fmt, ...)
 {
@@ -282,13 +283,6 @@ int db_ping(db_t *db)
 
 /* ---------- transactions ---------- */
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int simple(db_conn_t *c, const char *sql)
 {
     if (c->kind == DB_SQLITE) return dbsq_exec_script(c, sql);
@@ -298,12 +292,12 @@ static int simple(db_conn_t *c, const char *sql)
 void db_write_lock(db_conn_t *c)
 {
     db_t *db = c->db;
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = (uint64_t)time_mono_ns();
     pthread_mutex_lock(&db->write_mu);
     uint64_t mine = db->write_next++;
     while (db->write_serving != mine) pthread_cond_wait(&db->write_cv, &db->write_mu);
     pthread_mutex_unlock(&db->write_mu);
-    uint64_t t1 = mono_ns();
+    uint64_t t1 = (uint64_t)time_mono_ns();
     /* counters written by the holder only; /metrics reads them relaxed */
     db->write_since = t1;
     __atomic_store_n(&db->write_locks, db->write_locks + 1, __ATOMIC_RELAXED);
@@ -314,7 +308,7 @@ void db_write_lock(db_conn_t *c)
 void db_write_unlock(db_conn_t *c)
 {
     db_t *db = c->db;
-    __atomic_store_n(&db->write_held_ns, db->write_held_ns + (mono_ns() - db->write_since), __ATOMIC_RELAXED);
+    __atomic_store_n(&db->write_held_ns, db->write_held_ns + ((uint64_t)time_mono_ns() - db->write_since), __ATOMIC_RELAXED);
     c->holds_write_lock = 0;
     pthread_mutex_lock(&db->write_mu);
     db->write_serving++;
@@ -392,6 +386,9 @@ int db_rollback(db_conn_t *c)
     return rc;
 }
 
+/* the pause before retry number attempt (1..9) after DB_EBUSY */
+static void busy_backoff(int attempt) { usleep((useconds_t)(200 * attempt + (rand() % 500))); }
+
 /* one transaction for fn alone, retried on DB_EBUSY */
 static int tx_alone(db_conn_t *c, db_tx_fn fn, void *ctx)
 {
@@ -400,7 +397,7 @@ static int tx_alone(db_conn_t *c, db_tx_fn fn, void *ctx)
     for (int attempt = 0; attempt < 10; attempt++) {
         if (attempt) {
             __atomic_fetch_add(&db->retries, 1, __ATOMIC_RELAXED);
-            usleep((useconds_t)(200 * attempt + (rand() % 500)));
+            busy_backoff(attempt);
         }
         rc = db_begin(c);
         if (rc == DB_EBUSY) continue;
@@ -436,19 +433,35 @@ static int tx_alone(db_conn_t *c, db_tx_fn fn, void *ctx)
  * rolled back and every fn in it runs again alone; fn that returned
  * DB_EBUSY runs again alone after the group commits. */
 
+/* a thread's log context, to log as the caller whose fn the leader runs */
+typedef struct {
+    const char *request_id, *trace_id, *traceparent;
+} log_as_t;
+
+static void log_as(const log_as_t *who)
+{
+    log_set_context(who->request_id, who->trace_id);
+    log_set_traceparent(who->traceparent);
+}
+
 enum { GTX_QUEUED, GTX_LEAD, GTX_DONE };
 
 typedef struct group_tx {
     db_tx_fn fn;
     void *ctx;
-    const char *request_id, *trace_id, *traceparent;
+    log_as_t caller; /* the caller's log context */
     int rc;
     int state;
     pthread_cond_t cv;
     struct group_tx *next;
 } group_tx_t;
 
-static int savepoint(db_conn_t *c, const char *sql) { return dbsq_exec_script(c, sql); }
+/* prepared once per connection (cached), not parsed for every fn */
+DB_SQL(q_savepoint, "SAVEPOINT g");
+DB_SQL(q_release, "RELEASE g");
+DB_SQL(q_rollback_to, "ROLLBACK TO g");
+
+static int savepoint(db_conn_t *c, const db_sql_t *q) { return db_exec(c, q, "") < 0 ? DB_ERR : 0; }
 
 /* takes up to group_max entries from the head of the queue (the leader's
  * own is the head); group_mu held */
@@ -471,38 +484,37 @@ static group_tx_t *lead_group(db_conn_t *c)
     pthread_mutex_unlock(&db->group_mu);
     int rc = DB_EBUSY;
     for (int attempt = 0; attempt < 10 && rc == DB_EBUSY; attempt++) {
-        if (attempt) usleep((useconds_t)(200 * attempt + (rand() % 500)));
+        if (attempt) busy_backoff(attempt);
         rc = db_begin(c);
     }
     pthread_mutex_lock(&db->group_mu);
     group_tx_t *g = take_group(db);
     pthread_mutex_unlock(&db->group_mu);
 
-    const char *rid, *tid, *tp;
-    log_get_context(&rid, &tid, &tp);
+    log_as_t self;
+    log_get_context(&self.request_id, &self.trace_id, &self.traceparent);
     int n = 0, broken = 0;
     for (group_tx_t *x = g; x; x = x->next) n++;
     if (rc < 0) {
         for (group_tx_t *x = g; x; x = x->next) x->rc = rc;
+        __atomic_fetch_add(&db->errors, (uint64_t)n, __ATOMIC_RELAXED);
         pthread_mutex_lock(&db->group_mu);
         return g;
     }
     for (group_tx_t *x = g; x && !broken; x = x->next) {
-        log_set_context(x->request_id, x->trace_id);
-        log_set_traceparent(x->traceparent);
-        if (savepoint(c, "SAVEPOINT g") < 0) {
+        log_as(&x->caller);
+        if (savepoint(c, &q_savepoint) < 0) {
             broken = 1;
             break;
         }
         x->rc = x->fn(c, x->ctx);
         if (x->rc == 0) {
-            if (savepoint(c, "RELEASE g") < 0) broken = 1;
-        } else if (savepoint(c, "ROLLBACK TO g") < 0 || savepoint(c, "RELEASE g") < 0) {
+            if (savepoint(c, &q_release) < 0) broken = 1;
+        } else if (savepoint(c, &q_rollback_to) < 0 || savepoint(c, &q_release) < 0) {
             broken = 1;
         }
     }
-    log_set_context(rid, tid);
-    log_set_traceparent(tp);
+    log_as(&self);
     if (broken) {
         log_warn("db", "group of %d transactions rolled back (%s); each runs alone", n, c->errmsg);
         db_rollback(c);
@@ -514,15 +526,15 @@ static group_tx_t *lead_group(db_conn_t *c)
         __atomic_fetch_add(&db->grouped, (uint64_t)n, __ATOMIC_RELAXED);
     }
     for (group_tx_t *x = g; x; x = x->next) {
-        if (!broken && x->rc != DB_EBUSY) continue;
-        log_set_context(x->request_id, x->trace_id);
-        log_set_traceparent(x->traceparent);
-        x->rc = tx_alone(c, x->fn, x->ctx);
+        if (broken || x->rc == DB_EBUSY) {
+            /* counts its own errors */
+            log_as(&x->caller);
+            x->rc = tx_alone(c, x->fn, x->ctx);
+            log_as(&self);
+        } else if (x->rc < 0 && x->rc != DB_ECONSTRAINT) {
+            __atomic_fetch_add(&db->errors, 1, __ATOMIC_RELAXED);
+        }
     }
-    log_set_context(rid, tid);
-    log_set_traceparent(tp);
-    for (group_tx_t *x = g; x; x = x->next)
-        if (x->rc < 0 && x->rc != DB_ECONSTRAINT && x->rc != DB_EBUSY) __atomic_fetch_add(&db->errors, 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&db->group_mu);
     return g;
 }
@@ -540,7 +552,7 @@ static int tx_grouped(db_conn_t *c, db_tx_fn fn, void *ctx)
 {
     db_t *db = c->db;
     group_tx_t me = { .fn = fn, .ctx = ctx, .state = GTX_QUEUED };
-    log_get_context(&me.request_id, &me.trace_id, &me.traceparent);
+    log_get_context(&me.caller.request_id, &me.caller.trace_id, &me.caller.traceparent);
     pthread_cond_init(&me.cv, NULL);
     pthread_mutex_lock(&db->group_mu);
     if (db->group_tail)

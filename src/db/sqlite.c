@@ -30,6 +30,7 @@
 #include "db/db_int.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 /* WAL frames (pages) after which the checkpointer runs; how long its last
  * step, holding the write lock, waits for readers of older snapshots */
@@ -49,13 +50,6 @@ struct sq_ckpt {
 };
 
 static void *ckpt_main(void *arg);
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* after every commit on any connection: wake the checkpointer when the WAL
  * has grown past the mark (replaces SQLite's automatic checkpoint) */
@@ -124,7 +118,7 @@ static void *ckpt_main(void *arg)
         k->wanted = 0;
         pthread_mutex_unlock(&k->mu);
 
-        uint64_t t0 = now_ns();
+        uint64_t t0 = (uint64_t)time_mono_ns();
         int log = 0, done = 0;
         /* the bulk, while writers go on */
         int rc = sqlite3_wal_checkpoint_v2(sq, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
@@ -155,7 +149,7 @@ static void *ckpt_main(void *arg)
         prev_log = log;
         if (rc == SQLITE_OK || (rc & 0xff) == SQLITE_BUSY) { /* busy: readers kept the WAL from restarting */
             __atomic_fetch_add(&db->ckpts, 1, __ATOMIC_RELAXED);
-            __atomic_fetch_add(&db->ckpt_ns, now_ns() - t0, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&db->ckpt_ns, (uint64_t)time_mono_ns() - t0, __ATOMIC_RELAXED);
         } else {
             log_warn("db", "checkpoint failed: %s", sqlite3_errmsg(sq));
         }
