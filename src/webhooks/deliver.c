@@ -63,20 +63,28 @@ typedef struct {
 
 #define MATCH_MAX 256
 
+/* the ids of up to max enabled endpoints that want ev; their number, or a
+ * negative error */
+static int matching(db_conn_t *c, const event_t *ev, char (*ids)[ID_MAX], int max)
+{
+    int n = 0, rc;
+    db_stmt_t *st = db_query(c, &q_matching, &rc, "L", ev->id);
+    if (!st) return rc;
+    while (rc == DB_ROW && n < max) {
+        if (webhook_types_match(db_col_text(st, 1), ev->type)) snprintf(ids[n++], ID_MAX, "%s", db_col_text(st, 0));
+        if (n < max) rc = db_step(st);
+    }
+    db_reset(st);
+    return rc < 0 ? rc : n;
+}
+
 static int consume_tx(db_conn_t *c, void *vctx)
 {
     consume_ctx_t *cc = vctx;
     cc->enqueued = 0; /* db_tx may run this again after a busy retry */
     char ids[MATCH_MAX][ID_MAX];
-    int n = 0, rc;
-    db_stmt_t *st = db_query(c, &q_matching, &rc, "L", cc->ev->id);
-    if (!st) return rc;
-    while (rc == DB_ROW && n < MATCH_MAX) {
-        if (webhook_types_match(db_col_text(st, 1), cc->ev->type)) snprintf(ids[n++], ID_MAX, "%s", db_col_text(st, 0));
-        rc = db_step(st);
-    }
-    db_reset(st);
-    if (rc < 0) return rc;
+    int n = matching(c, cc->ev, ids, MATCH_MAX);
+    if (n < 0) return n;
     char msg_id[32];
     snprintf(msg_id, sizeof msg_id, "evt_%lld", (long long)cc->ev->id);
     int64_t now = time_now_ms();
@@ -117,15 +125,10 @@ static int any_match(db_t *db, const event_t *ev)
 {
     db_conn_t *c = db_acquire(db);
     if (!c) return -1;
-    int rc, found = 0;
-    db_stmt_t *st = db_query(c, &q_matching, &rc, "L", ev->id);
-    while (st && rc == DB_ROW && !found) {
-        found = webhook_types_match(db_col_text(st, 1), ev->type);
-        if (!found) rc = db_step(st);
-    }
-    if (st) db_reset(st);
+    char first[1][ID_MAX];
+    int n = matching(c, ev, first, 1);
     db_release(c);
-    return found ? 1 : rc < 0 ? rc : 0;
+    return n;
 }
 
 int webhook_on_event(db_t *db, const event_t *ev, void *ctx)
