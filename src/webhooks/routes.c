@@ -120,21 +120,29 @@ static void respond_validation(http_req_t *req, json_t *errors)
     http_respond_problem_errors(req, 422, "validation-failed", "Validation Failed", "Some fields are invalid.", errors);
 }
 
+/* the endpoint fields of a create (creating: url required) or an update;
+ * -1 when the request has been answered (bad JSON, 422) */
+static int read_input(http_req_t *req, int creating, webhook_input_t *in)
+{
+    app_t *app = http_app(req);
+    json_t *body;
+    if (http_json_body(req, &body) < 0) return -1;
+    json_t *errors = json_array();
+    if (webhook_input_parse(body, creating, app->cfg->webhook_allow_private, in, errors) > 0) {
+        respond_validation(req, errors);
+        return -1;
+    }
+    json_decref(errors);
+    return 0;
+}
+
 /* ---- create ---- */
 
 static void create_endpoint(http_req_t *req)
 {
     if (require_admin(req)) return;
-    app_t *app = http_app(req);
-    json_t *body;
-    if (http_json_body(req, &body) < 0) return;
     webhook_input_t in;
-    json_t *errors = json_array();
-    if (webhook_input_parse(body, 1, app->cfg->webhook_allow_private, &in, errors) > 0) {
-        respond_validation(req, errors);
-        return;
-    }
-    json_decref(errors);
+    if (read_input(req, 1, &in) < 0) return;
     db_conn_t *c = conn_or_503(req);
     if (!c) return;
     char id[ID_MAX], secret[WEBHOOK_SECRET_MAX];
@@ -265,16 +273,8 @@ static void update_endpoint(http_req_t *req)
     if (require_admin(req)) return;
     const char *id = endpoint_id_param(req);
     if (!id) return respond_not_found(req, "No webhook endpoint has this id.");
-    app_t *app = http_app(req);
-    json_t *body;
-    if (http_json_body(req, &body) < 0) return;
     webhook_input_t in;
-    json_t *errors = json_array();
-    if (webhook_input_parse(body, 0, app->cfg->webhook_allow_private, &in, errors) > 0) {
-        respond_validation(req, errors);
-        return;
-    }
-    json_decref(errors);
+    if (read_input(req, 0, &in) < 0) return;
     db_conn_t *c = conn_or_503(req);
     if (!c) return;
     int rc = db_begin(c);
