@@ -243,15 +243,9 @@ static int hold_tx(db_conn_t *c, void *arg)
     return 0;
 }
 
-static int plain_tx(db_conn_t *c, void *arg)
-{
-    (void)arg;
-    return db_exec(c, &q_inc, "i", 1) == 1 ? 0 : DB_ERR;
-}
-
 static void *plain_thread(void *arg)
 {
-    if (db_tx(arg, plain_tx, NULL) != 0) abort();
+    if (db_tx(arg, tx_inc, NULL) != 0) abort();
     return NULL;
 }
 
