@@ -49,26 +49,27 @@ for _ in $(seq 100); do
 done
 [ -n "$PORT" ] || { cat "$TMP/server.log"; exit 1; }
 echo "# checkout: $BENCH_DB, $(nproc) cores, ${USERS} virtual users, ${DUR}s; $(date -u +%FT%TZ)"
-lockstat() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^mercato_db_(write_lock_[a-z_]*|group_commits_total|grouped_transactions_total) / {printf "%s ", $2}'; }
-before=$(lockstat)
+metrics() { curl -s "http://127.0.0.1:$PORT/metrics" > "$1"; }
+lockstat() { awk '/^mercato_db_(write_lock_[a-z_]*|group_commits_total|grouped_transactions_total) / {printf "%s ", $2}' "$1"; }
+metrics "$TMP/metrics.before"
 "$BUILD/bench/checkout_bench" "http://127.0.0.1:$PORT" "$USERS" "$DUR"
+metrics "$TMP/metrics.after"
 if [ "$BENCH_DB" = sqlite ]; then
     # the SQLite writer: transactions taken, time waited for and held
-    after=$(lockstat)
-    echo "$before $after" | awk -v d="$DUR" '{ n=$6-$1; w=$7-$2; h=$8-$3; g=$9-$4; t=$10-$5;
+    echo "$(lockstat "$TMP/metrics.before") $(lockstat "$TMP/metrics.after")" | awk -v d="$DUR" '{ n=$6-$1; w=$7-$2; h=$8-$3; g=$9-$4; t=$10-$5;
         printf "write lock              %d tx/s, held %.0f%% of the time, mean hold %.0f us, mean wait %.0f us\n",
                n/d, 100*h/d, n ? 1e6*h/n : 0, n ? 1e6*w/n : 0;
         printf "group commit            %d groups/s, %.1f db_tx per group\n", g/d, g ? t/g : 0 }'
-    curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^mercato_db_checkpoint[a-z_]* / {v[$1]=$2}
-        END {printf "checkpoints             %d, %d pages, %.2f s, %d forced restarts; ", v["mercato_db_checkpoints_total"],
-             v["mercato_db_checkpoint_pages_total"], v["mercato_db_checkpoint_seconds_total"], v["mercato_db_checkpoint_restarts_total"]}'
+    awk '/^mercato_db_checkpoint[a-z_]* / {v[$1]=$2}
+        END {printf "checkpoints             %d, %d pages, %.2f s, %d WAL restarts; ", v["mercato_db_checkpoints_total"],
+             v["mercato_db_checkpoint_pages_total"], v["mercato_db_checkpoint_seconds_total"], v["mercato_db_checkpoint_restarts_total"]}' "$TMP/metrics.after"
     echo "WAL now $(( $(stat -c %s "$TMP/bench.db-wal" 2>/dev/null || echo 0) / 1048576 )) MiB"
 fi
 # the work the orders left behind, by queue, when the load stops: shipments
 # to create and mails to send should be near 0 (the workers keep up);
 # orders.expire (15 min) and carrier.demo (its timer) wait by design
-curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^mercato_jobs\{/ && /state="queued"/ {
-        q = $1; sub(/.*queue="/, "", q); sub(/".*/, "", q); printf "%s %s\n", q, $2 }' |
+awk '/^mercato_jobs\{/ && /state="queued"/ {
+        q = $1; sub(/.*queue="/, "", q); sub(/".*/, "", q); printf "%s %s\n", q, $2 }' "$TMP/metrics.after" |
     awk '{ line = line sep $1 " " $2; sep = ", " } END { printf "jobs queued at the end   %s\n", line ? line : "none" }'
 printf 'server RSS              %s MiB (VmHWM %s MiB)\n' \
     "$(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status)" "$(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$PID/status)"
