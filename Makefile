@@ -13,11 +13,16 @@ SANITIZE ?=
 BUILD := build/$(MODE)$(if $(SANITIZE),-san)
 CC := gcc
 PKGS := libmicrohttpd jansson sqlite3 libpq libsodium libjwt libcurl openssl
+# linked: the binary does not link libpq, libcurl and libcrypto (loaded on first use,
+# src/util/lazylib.h) nor libjwt (tests compare our tokens with its)
+LINK_PKGS := libmicrohttpd jansson sqlite3 libsodium
+TEST_PKGS := libjwt libcurl libcrypto
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 # pkg-config runs when a recipe needs these (after deps are installed)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(LINK_PKGS))
+TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS))
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral -Wvla
 ifeq ($(MODE),release)
@@ -112,11 +117,11 @@ $(BUILD)/mercato: $(BUILD)/obj/src/main.o $(BUILD)/libmercato.a
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libmercato.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libmercato.a $(LDFLAGS_ALL) $(LIBS_ALL) $(shell pkg-config --libs cmocka)
+	$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libmercato.a $(LDFLAGS_ALL) $(LIBS_ALL) $(TEST_LIBS) $(shell pkg-config --libs cmocka)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libmercato.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libmercato.a $(LDFLAGS_ALL) $(LIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libmercato.a $(LDFLAGS_ALL) $(LIBS_ALL) $(TEST_LIBS)
 
 # fuzz harnesses linked with the standalone corpus-replay driver (gcc)
 $(BUILD)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libmercato.a

@@ -15,6 +15,7 @@
  * thread with sigwait(), which then drains the server (stop accepting,
  * finish in-flight requests within --shutdown-timeout) and exits 0.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,7 @@ static int cmd_worker(config_t *cfg, int nrest, char **rest)
     if (jobs_start(app.jobs) < 0) return 1;
     log_info("worker", "worker running%s%d", app.http ? "; operations on port " : "",
              app.http ? http_server_port(app.http) : 0);
+    db_thread_done(app.db); /* this thread only waits from here on */
     int sig = wait_for_signal();
     log_info("worker", "received %s; draining (deadline %llds)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
              cfg->shutdown_timeout);
@@ -366,6 +368,8 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
     }
     log_info("serve", "listening on http://%s:%d (database %s, %d routes)", cfg->host,
              http_server_port(app.http), db_kind_name(app.db), (int)router_count(app.router));
+    db_thread_done(app.db); /* this thread only waits from here on */
+    malloc_trim(0);         /* and hands back what migrating and loading freed */
 
     int sig = wait_for_signal();
     log_info("serve", "received %s; draining (deadline %llds)", sig == SIGTERM ? "SIGTERM" : "SIGINT",

@@ -5,7 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jwt.h>
+#include <pthread.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,46 +15,55 @@
 
 #define GEN_BYTES 48
 
-/* Signs a probe with libjwt and keeps its header segment: tokens issued by
- * token_issue() (also libjwt) carry exactly these bytes. */
+/* The header segment tokens signed with k carry: base64url of
+ * {"alg":"HS256","kid":…,"typ":"JWT"} with sorted keys, byte for byte what
+ * libjwt writes (tests/unit/auth/test_token.c signs with libjwt and
+ * compares), so tokens issued before and after either stay valid. */
 static int key_prepare(auth_key_t *k, char *err, size_t errlen)
 {
-    jwt_t *j = NULL;
-    char *tok = NULL;
-    int rc = -1;
-    if (jwt_new(&j) || jwt_set_alg(j, JWT_ALG_HS256, k->secret, (int)k->secret_len) ||
-        jwt_add_header(j, "kid", k->kid) || !(tok = jwt_encode_str(j))) {
-        snprintf(err, errlen, "libjwt could not sign with key '%s'", k->kid);
-        goto out;
+    json_t *h = json_pack("{s:s, s:s, s:s}", "alg", "HS256", "kid", k->kid, "typ", "JWT");
+    char *js = h ? json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(h);
+    size_t jl = js ? strlen(js) : 0;
+    if (!js || sodium_base64_ENCODED_LEN(jl, sodium_base64_VARIANT_URLSAFE_NO_PADDING) > sizeof k->header_b64) {
+        free(js);
+        return snprintf(err, errlen, "cannot build the token header for key '%s'", k->kid), -1;
     }
-    const char *dot = strchr(tok, '.');
-    if (!dot || (size_t)(dot - tok) >= sizeof k->header_b64) {
-        snprintf(err, errlen, "unexpected token shape from libjwt");
-        goto out;
+    sodium_bin2base64(k->header_b64, sizeof k->header_b64, (const unsigned char *)js, jl,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    k->header_len = strlen(k->header_b64);
+    free(js);
+    return 0;
+}
+
+/* The HMAC states, computed on the first MAC rather than at load: they are
+ * the only use of OpenSSL here, and an idle server need not load it
+ * (util/lazylib.h).  The states are a cache derived from the secret, so
+ * filling them in through a const key is safe; the mutex orders the one
+ * fill, the flag makes later calls skip it. */
+static pthread_mutex_t g_hmac_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void hmac_states(const auth_key_t *ck)
+{
+    if (__atomic_load_n(&ck->hmac_ready, __ATOMIC_ACQUIRE)) return;
+    pthread_mutex_lock(&g_hmac_mu);
+    auth_key_t *k = (auth_key_t *)ck;
+    if (!k->hmac_ready) {
+        /* RFC 2104 with a 64-byte block: keys longer than a block are hashed first */
+        unsigned char block[64] = { 0 }, pad[64];
+        if (k->secret_len > sizeof block) SHA256(k->secret, k->secret_len, block);
+        else memcpy(block, k->secret, k->secret_len);
+        for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x36;
+        SHA256_Init(&k->hmac_inner);
+        SHA256_Update(&k->hmac_inner, pad, sizeof pad);
+        for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x5c;
+        SHA256_Init(&k->hmac_outer);
+        SHA256_Update(&k->hmac_outer, pad, sizeof pad);
+        sodium_memzero(block, sizeof block);
+        sodium_memzero(pad, sizeof pad);
+        __atomic_store_n(&k->hmac_ready, 1, __ATOMIC_RELEASE);
     }
-    k->header_len = (size_t)(dot - tok);
-    memcpy(k->header_b64, tok, k->header_len);
-    k->header_b64[k->header_len] = '\0';
-    /* RFC 2104 with a 64-byte block: keys longer than a block are hashed first */
-    unsigned char block[64] = { 0 }, pad[64];
-    if (k->secret_len > sizeof block) SHA256(k->secret, k->secret_len, block);
-    else memcpy(block, k->secret, k->secret_len);
-    for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x36;
-    SHA256_Init(&k->hmac_inner);
-    SHA256_Update(&k->hmac_inner, pad, sizeof pad);
-    for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x5c;
-    SHA256_Init(&k->hmac_outer);
-    SHA256_Update(&k->hmac_outer, pad, sizeof pad);
-    sodium_memzero(block, sizeof block);
-    sodium_memzero(pad, sizeof pad);
-    rc = 0;
-out:
-    if (tok) {
-        sodium_memzero(tok, strlen(tok));
-        free(tok);
-    }
-    jwt_free(j);
-    return rc;
+    pthread_mutex_unlock(&g_hmac_mu);
 }
 
 static int valid_kid(const char *s, size_t n)
@@ -252,6 +262,7 @@ int keyring_rotate_file(const char *path, char *kid_out, char *err, size_t errle
 
 void key_hmac(const auth_key_t *k, const void *msg, size_t len, unsigned char out[32])
 {
+    hmac_states(k);
     SHA256_CTX c = k->hmac_inner;
     unsigned char inner[32];
     SHA256_Update(&c, msg, len);

@@ -11,8 +11,9 @@
  * after the longest token lifetime.
  *
  * Each key keeps precomputed HMAC-SHA256 states (the inner and outer pads
- * already absorbed, OpenSSL's SHA-256) and the exact base64url header segment that tokens
- * signed with it carry, so verification never parses a header: a token
+ * already absorbed, OpenSSL's SHA-256; computed on the first MAC, so an idle
+ * server never loads OpenSSL) and the exact base64url header segment that
+ * tokens signed with it carry, so verification never parses a header: a token
  * whose header bytes are not exactly one of ours (other alg, "none", other
  * kid, extra members) is rejected by one memcmp.
  *
@@ -44,6 +45,7 @@ typedef struct auth_key {
     size_t header_len;
     SHA256_CTX hmac_inner; /* SHA-256 state after key ^ ipad */
     SHA256_CTX hmac_outer; /* SHA-256 state after key ^ opad */
+    int hmac_ready;        /* atomic: the two states are filled in (first key_hmac) */
 } auth_key_t;
 
 typedef struct keyring {

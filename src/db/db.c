@@ -174,6 +174,14 @@ static db_conn_t *conn_new(db_t *db)
     return c;
 }
 
+void db_thread_done(db_t *db)
+{
+    db_conn_t *c = pthread_getspecific(db->tls);
+    if (!c || c->kind != DB_SQLITE || c->depth > 0 || c->in_tx) return;
+    pthread_setspecific(db->tls, NULL);
+    tls_destructor(c);
+}
+
 db_conn_t *db_acquire(db_t *db)
 {
     db_conn_t *c = pthread_getspecific(db->tls);

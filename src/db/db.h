@@ -73,6 +73,12 @@ db_conn_t *db_acquire(db_t *db);
 void db_release(db_conn_t *c);
 db_t *db_of(db_conn_t *c);
 db_kind_t db_conn_kind(const db_conn_t *c);
+/* SQLite keeps a connection bound to each thread that used one (its schema,
+ * statements and cache, ~170 KB) until the thread exits.  A thread that is
+ * done with the database for a long while (the main thread after start-up,
+ * waiting for a signal) closes it here; a later db_acquire opens a new one.
+ * Nothing to do on PostgreSQL, whose connections go back to the pool. */
+void db_thread_done(db_t *db);
 /* Liveness check for /readyz: runs SELECT 1.  0 ok. */
 int db_ping(db_t *db);
 

@@ -443,9 +443,13 @@ void search_cache_shutdown(void)
     if (!sc_inited) return;
     for (int i = 0; i < SC_SLOTS; i++) {
         pthread_mutex_lock(&sc_mu[(i / SC_WAYS) % SC_STRIPES]);
-        free(sc[i].key);
-        free(sc[i].body);
-        memset(&sc[i], 0, sizeof sc[i]);
+        /* empty slots are only read: writing all of them would make the
+         * table's 288 KB resident in a process that never searched */
+        if (sc[i].key) {
+            free(sc[i].key);
+            free(sc[i].body);
+            memset(&sc[i], 0, sizeof sc[i]);
+        }
         pthread_mutex_unlock(&sc_mu[(i / SC_WAYS) % SC_STRIPES]);
     }
     __atomic_store_n(&sc_bytes, 0, __ATOMIC_RELAXED);

@@ -1,5 +1,5 @@
 /*
- * test_token.c — access tokens: libjwt-issued tokens verify on the pinned
+ * test_token.c — access tokens: ours and libjwt-issued ones verify on the pinned
  * path; every kind of bad token is refused with the right reason; key files
  * are generated, loaded and rotated; old keys keep verifying.
  */
@@ -101,6 +101,35 @@ static void test_roundtrip(void **state)
     assert_int_equal(verify(same, &c), TOKEN_OK);
     free(same);
     free(tok);
+}
+
+/* Tokens that libjwt signs (as releases before ours issued them) carry the
+ * header our keys build and verify unchanged; ours and libjwt's header
+ * segments are the same bytes. */
+static void test_libjwt_issued(void **state)
+{
+    (void)state;
+    jwt_t *j = NULL;
+    assert_int_equal(jwt_new(&j), 0);
+    assert_int_equal(jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)SECRET, (int)strlen(SECRET)), 0);
+    assert_int_equal(jwt_add_header(j, "kid", "t1"), 0);
+    assert_int_equal(jwt_add_grants_json(j, "{\"iss\":\"mercato\",\"kind\":\"user\",\"sub\":\"usr_x\","
+                                            "\"role\":\"customer\",\"jti\":\"j\",\"sid\":\"s\",\"exp\":1800000900}"),
+                     0);
+    char *theirs = jwt_encode_str(j);
+    jwt_free(j);
+    assert_non_null(theirs);
+    token_claims_t c;
+    assert_int_equal(verify(theirs, &c), TOKEN_OK);
+    assert_string_equal(c.sub, "usr_x");
+    json_t *cl = user_claims(NOW + 900);
+    char *ours = token_issue(&kr, cl);
+    json_decref(cl);
+    size_t hl = (size_t)(strchr(theirs, '.') - theirs);
+    assert_int_equal(strchr(ours, '.') - ours, (long)hl);
+    assert_memory_equal(ours, theirs, hl);
+    free(ours);
+    free(theirs);
 }
 
 static void test_time_claims(void **state)
@@ -286,7 +315,9 @@ int main(void)
 {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),     cmocka_unit_test(test_time_claims),
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_libjwt_issued),
+        cmocka_unit_test(test_time_claims),
         cmocka_unit_test(test_rejections),    cmocka_unit_test(test_client_claims),
         cmocka_unit_test(test_key_file_and_rotation),
     };
