@@ -1,9 +1,13 @@
 /*
- * token.h — JWT access tokens: issued with libjwt, verified by a pinned
- * HS256 path built for the per-request budget.
+ * token.h — JWT access tokens: HS256, issued and verified by a pinned path
+ * built for the per-request budget.
  *
  * DESIGN
- * Issuing uses libjwt (HS256, header {"alg","kid","typ"}).  Verifying does
+ * Issuing writes the key's header segment (the bytes libjwt writes for
+ * {"alg","kid","typ"}: keys.h), the claims with sorted keys and the
+ * HMAC-SHA256; the unit tests check that libjwt verifies our tokens and
+ * that libjwt-signed ones verify here.  Linking libjwt only to sign would
+ * load OpenSSL's providers at start-up (~2 MB resident).  Verifying does
  * not go through libjwt's jwt_decode(): that accepts whatever "alg" the
  * header names (an HS512 token made with the same secret passes), parses
  * the header with jansson and costs ~4.5 µs.  Here the first segment must
