@@ -341,6 +341,7 @@ static int cmd_serve(config_t *cfg, int nrest, char **rest)
         .host = cfg->host,
         .port = (int)cfg->port,
         .threads = (int)cfg->http_threads,
+        .handler_threads = (int)cfg->handler_threads,
         .body_max = (size_t)cfg->body_max,
         .header_max = (size_t)cfg->header_max,
         .conn_limit = (unsigned)cfg->conn_limit,

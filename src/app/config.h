@@ -24,6 +24,9 @@
     X(port, "port", "MERCATO_PORT", INT, "8080", 0, 65535, 0, "TCP port (0 picks a free one)")               \
     X(http_threads, "http-threads", "MERCATO_HTTP_THREADS", INT, "0", 0, 256, 0,                              \
       "HTTP event-loop threads (0 = number of cores)")                                                       \
+    X(handler_threads, "handler-threads", "MERCATO_HANDLER_THREADS", INT, "32", 0, 1024, 0,                   \
+      "threads that run writing requests (POST, PUT, PATCH, DELETE) off the event loops, started as needed; " \
+      "0 = on the event loops")                                                                              \
     X(database_url, "database-url", "DATABASE_URL", STR, "sqlite:./var/mercato.db", 0, 0, CFG_SECRET_URL,                  \
       "sqlite:PATH or postgres://user:pass@host:port/db")                                                    \
     X(db_pool, "db-pool", "MERCATO_DB_POOL", INT, "16", 1, 1024, 0, "PostgreSQL connection pool size")        \

@@ -82,7 +82,9 @@ struct http_req {
     arena_t *arena;
     http_server_t *srv;
     struct MHD_Connection *conn;
-    int phase; /* 0 new, 1 reading body, 2 answered early, 3 handled */
+    int phase; /* 0 new, 1 reading body, 2 answered early, 3 handled, 4 on a handler
+                  thread (connection suspended), 5 handled there */
+    http_req_t *next_work; /* the handler threads' queue */
     int method;
     const char *method_str;
     const char *raw_target;
@@ -125,10 +127,21 @@ struct http_server {
     http_pre_hook_fn pre_hook;
     http_post_hook_fn post_hook;
     struct MHD_Daemon *daemon;
+    int listen_fd;         /* ours: see acceptor_main */
+    pthread_t acceptor;
+    int accepting;         /* the acceptor thread runs */
+    atomic_int accept_stop;
     int port;
     route_stats_t *stats; /* router_count + 1 (unmatched) */
     size_t nstats;
     atomic_long inflight;
+    /* handler threads (opts.handler_threads): a queue of requests */
+    pthread_mutex_t work_mu;
+    pthread_cond_t work_cv;
+    http_req_t *work_head, *work_tail;
+    pthread_t *workers;
+    int nworkers, idle_workers, work_stop;
+    atomic_int offloaded; /* requests suspended for a handler thread, not yet resumed */
     pthread_mutex_t streams_mu;
     http_stream_t *streams;
 };
@@ -777,6 +790,88 @@ static int request_head(http_req_t *req, const char *method)
     return 0;
 }
 
+/* The hooks and the handler: the request has a response afterwards. */
+static void run_handler(http_req_t *req)
+{
+    if (req->srv->pre_hook && req->srv->pre_hook(req, req->match.route->flags)) return;
+    req->match.route->handler(req);
+    if (req->srv->post_hook && req->responded) req->srv->post_hook(req, req->match.route->flags);
+}
+
+static void *handler_main(void *arg)
+{
+    http_server_t *s = arg;
+    pthread_mutex_lock(&s->work_mu);
+    for (;;) {
+        while (!s->work_head && !s->work_stop) {
+            s->idle_workers++;
+            pthread_cond_wait(&s->work_cv, &s->work_mu);
+            s->idle_workers--;
+        }
+        if (!s->work_head) break; /* stopping, nothing left */
+        http_req_t *req = s->work_head;
+        s->work_head = req->next_work;
+        if (!s->work_head) s->work_tail = NULL;
+        pthread_mutex_unlock(&s->work_mu);
+        log_set_context(req->request_id, req->trace_id);
+        log_set_traceparent(req->traceparent);
+        run_handler(req);
+        log_set_context(NULL, NULL);
+        log_set_traceparent(NULL);
+        /* the event loop queues the response when it calls us again */
+        req->phase = 5;
+        MHD_resume_connection(req->conn);
+        atomic_fetch_sub(&s->offloaded, 1);
+        pthread_mutex_lock(&s->work_mu);
+    }
+    pthread_mutex_unlock(&s->work_mu);
+    return NULL;
+}
+
+/* Suspends the connection and queues the request for a handler thread,
+ * starting one when none is idle and fewer than opts.handler_threads run.
+ * -1 when no thread could be started: the caller runs it inline. */
+static int offload(http_req_t *req)
+{
+    http_server_t *s = req->srv;
+    pthread_mutex_lock(&s->work_mu);
+    if (s->work_stop) {
+        pthread_mutex_unlock(&s->work_mu);
+        return -1;
+    }
+    if (s->idle_workers == 0 && s->nworkers < s->opts.handler_threads) {
+        if (!s->workers) s->workers = xcalloc((size_t)s->opts.handler_threads, sizeof *s->workers);
+        if (pthread_create(&s->workers[s->nworkers], NULL, handler_main, s) == 0) s->nworkers++;
+    }
+    if (s->nworkers == 0) {
+        pthread_mutex_unlock(&s->work_mu);
+        return -1;
+    }
+    req->phase = 4;
+    atomic_fetch_add(&s->offloaded, 1);
+    MHD_suspend_connection(req->conn);
+    req->next_work = NULL;
+    if (s->work_tail) s->work_tail->next_work = req;
+    else s->work_head = req;
+    s->work_tail = req;
+    pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->work_mu);
+    return 0;
+}
+
+/* after the daemon stopped: nothing is queued any more */
+static void stop_handlers(http_server_t *s)
+{
+    pthread_mutex_lock(&s->work_mu);
+    s->work_stop = 1;
+    pthread_cond_broadcast(&s->work_cv);
+    pthread_mutex_unlock(&s->work_mu);
+    for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
+    s->nworkers = 0;
+    free(s->workers);
+    s->workers = NULL;
+}
+
 static enum MHD_Result access_inner(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                     const char *version, const char *upload_data, size_t *upload_data_size,
                                     void **con_cls)
@@ -824,6 +919,10 @@ static enum MHD_Result access_inner(void *cls, struct MHD_Connection *conn, cons
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (req->phase == 5) { /* back from a handler thread */
+        req->phase = 3;
+        return queue(req);
+    }
     if (req->phase != 1) return MHD_YES;
     req->phase = 3;
     log_set_context(req->request_id, req->trace_id);
@@ -834,9 +933,10 @@ static enum MHD_Result access_inner(void *cls, struct MHD_Connection *conn, cons
         http_respond_problem(req, 413, "payload-too-large", "Content Too Large", detail);
         return queue(req);
     }
-    if (req->srv->pre_hook && req->srv->pre_hook(req, req->match.route->flags)) return queue(req);
-    req->match.route->handler(req);
-    if (req->srv->post_hook && req->responded) req->srv->post_hook(req, req->match.route->flags);
+    if (req->srv->opts.handler_threads > 0 && (req->method & (HTTP_GET | HTTP_HEAD | HTTP_OPTIONS)) == 0 &&
+        offload(req) == 0)
+        return MHD_YES;
+    run_handler(req);
     return queue(req);
 }
 
@@ -970,12 +1070,70 @@ http_server_t *http_server_new(const http_server_opts_t *opts, router_t *router,
     s->nstats = router_count(router) + 1;
     s->stats = xcalloc(s->nstats, sizeof(route_stats_t));
     pthread_mutex_init(&s->streams_mu, NULL);
+    pthread_mutex_init(&s->work_mu, NULL);
+    pthread_cond_init(&s->work_cv, NULL);
     metrics_register(render_http_metrics, s);
     return s;
 }
 
 void http_server_set_pre_hook(http_server_t *s, http_pre_hook_fn fn) { s->pre_hook = fn; }
 void http_server_set_post_hook(http_server_t *s, http_post_hook_fn fn) { s->post_hook = fn; }
+
+/* The listening socket is ours, not libmicrohttpd's: an acceptor thread
+ * hands each connection to the daemon with MHD_add_connection(), which puts
+ * it on event-loop thread (socket number mod threads) — consecutive
+ * connections on different threads, and a closed connection's number (and
+ * thread) reused by the next.  When every thread accepted for itself, a
+ * burst of connections (a proxy's pool opening, a load test starting) could
+ * land ten on one thread, and a handler that waits for the database blocks
+ * every connection of its thread. */
+static void *acceptor_main(void *arg)
+{
+    http_server_t *s = arg;
+    for (;;) {
+        struct sockaddr_storage addr;
+        socklen_t len = sizeof addr;
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &len, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (atomic_load(&s->accept_stop)) break;
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                log_warn("http", "accept: %s; pausing 50 ms", strerror(errno));
+                usleep(50000);
+                continue;
+            }
+            if (errno == EINVAL) break; /* the socket was shut down */
+            log_error("http", "accept: %s", strerror(errno));
+            usleep(50000);
+            continue;
+        }
+        /* closes fd itself when no thread can take it (connection limit) */
+        MHD_add_connection(s->daemon, fd, (struct sockaddr *)&addr, len);
+    }
+    return NULL;
+}
+
+static int listen_on(http_server_t *s, const struct sockaddr_in *sa)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int on = 1;
+    /* as libmicrohttpd's "address reuse": restart on a port in TIME_WAIT, and
+     * let a new process bind beside the old one during a hand-over */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0 ||
+        bind(fd, (const struct sockaddr *)sa, sizeof *sa) < 0 || listen(fd, 1024) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    struct sockaddr_in got;
+    socklen_t gl = sizeof got;
+    s->port = getsockname(fd, (struct sockaddr *)&got, &gl) == 0 ? ntohs(got.sin_port) : s->opts.port;
+    s->listen_fd = fd;
+    return 0;
+}
 
 int http_server_start(http_server_t *s)
 {
@@ -987,8 +1145,12 @@ int http_server_start(http_server_t *s)
         log_error("http", "invalid listen address %s (an IPv4 address is expected)", s->opts.host);
         return -1;
     }
+    if (listen_on(s, &sa) < 0) {
+        log_error("http", "cannot listen on %s:%d: %s", s->opts.host, s->opts.port, strerror(errno));
+        return -1;
+    }
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-                     MHD_USE_TURBO;
+                     MHD_USE_TURBO | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     /* ask for a larger per-connection pool than our header cap so that our
      * own 431 problem+json answers most oversized headers, not MHD's page */
     size_t pool = s->opts.header_max + 16 * 1024;
@@ -996,21 +1158,41 @@ int http_server_start(http_server_t *s)
      * pool, so a smaller one (--conn-memory-kb) is what bounds their RSS */
     if (s->opts.conn_memory) pool = s->opts.conn_memory;
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        flags, 0, NULL, NULL, access_cb, s,
         /* 1 thread = one event loop, no pool (MHD warns about a pool of 1) */
         MHD_OPTION_THREAD_POOL_SIZE, s->opts.threads > 1 ? (unsigned)s->opts.threads : 0u, MHD_OPTION_CONNECTION_LIMIT,
         s->opts.conn_limit ? s->opts.conn_limit : 10000u, MHD_OPTION_CONNECTION_TIMEOUT,
         s->opts.idle_timeout_s ? s->opts.idle_timeout_s : 60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, s, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
-        MHD_OPTION_NOTIFY_CONNECTION, conn_notify_cb, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, conn_notify_cb, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_END);
     if (!s->daemon) {
-        log_error("http", "cannot listen on %s:%d: %s", s->opts.host, s->opts.port, strerror(errno));
+        log_error("http", "cannot start the HTTP daemon on %s:%d: %s", s->opts.host, s->port, strerror(errno));
+        close(s->listen_fd);
+        s->listen_fd = -1;
         return -1;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di ? di->port : s->opts.port;
+    if (pthread_create(&s->acceptor, NULL, acceptor_main, s) != 0) {
+        log_error("http", "cannot start the acceptor thread");
+        MHD_stop_daemon(s->daemon);
+        s->daemon = NULL;
+        close(s->listen_fd);
+        s->listen_fd = -1;
+        return -1;
+    }
+    s->accepting = 1;
     return 0;
+}
+
+/* stops taking connections: the acceptor ends, the socket closes */
+static void stop_accepting(http_server_t *s)
+{
+    if (!s->accepting) return;
+    atomic_store(&s->accept_stop, 1);
+    shutdown(s->listen_fd, SHUT_RDWR); /* accept() returns */
+    pthread_join(s->acceptor, NULL);
+    close(s->listen_fd);
+    s->listen_fd = -1;
+    s->accepting = 0;
 }
 
 int http_server_port(const http_server_t *s) { return s->port; }
@@ -1020,8 +1202,7 @@ int http_server_shutdown(http_server_t *s, int deadline_ms)
 {
     if (!s->daemon) return 0;
     atomic_store(&g_shutting_down, 1);
-    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-    if (fd != MHD_INVALID_SOCKET) close(fd);
+    stop_accepting(s);
     int64_t end = time_mono_us() + (int64_t)deadline_ms * 1000;
     int64_t next_wake = 0;
     long left;
@@ -1035,15 +1216,24 @@ int http_server_shutdown(http_server_t *s, int deadline_ms)
         }
         usleep(5000);
     }
+    /* libmicrohttpd must not be stopped with a connection suspended: a
+     * handler still running past the deadline (waiting for the database)
+     * is waited for, up to 30 s more */
+    for (int i = 0; atomic_load(&s->offloaded) > 0 && i < 6000; i++) usleep(5000);
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
+    stop_handlers(s);
     return (int)(left > 0 ? left : 0);
 }
 
 void http_server_free(http_server_t *s)
 {
     if (!s) return;
+    stop_accepting(s);
     if (s->daemon) MHD_stop_daemon(s->daemon);
+    stop_handlers(s);
+    pthread_mutex_destroy(&s->work_mu);
+    pthread_cond_destroy(&s->work_cv);
     pthread_mutex_destroy(&s->streams_mu);
     free(s->stats);
     free(s->cors);

@@ -2,7 +2,12 @@
  * server.h — the HTTP server: libmicrohttpd behind our own interface.
  *
  * One daemon with an internal epoll thread pool (size = cores by default).
- * Each request gets an arena, is parsed (uri.c), routed (router.c), passes
+ * Connections are accepted by a thread of ours and spread over the event
+ * loops.  Requests that write (POST, PUT, PATCH, DELETE) run their hooks and
+ * handler on a pool of handler threads while their connection is suspended:
+ * such a handler may wait milliseconds for the database's writer (a group
+ * commit), and on the event loop it would hold up every other connection
+ * of that thread.  Reads run on the event loop.  Each request gets an arena, is parsed (uri.c), routed (router.c), passes
  * the optional pre-handler hook (authentication, rate limits) and reaches its
  * handler once the body is complete.  The server owns cross-cutting
  * behaviour: request ids, traceparent, CORS, body and header caps,
@@ -26,6 +31,9 @@ typedef struct http_server_opts {
     const char *host;          /* listen address, e.g. "127.0.0.1" */
     int port;                  /* 0 picks a free port (see http_server_port) */
     int threads;               /* event-loop threads; <= 0 means number of cores */
+    int handler_threads;       /* run POST/PUT/PATCH/DELETE handlers on up to this many
+                                  threads of their own (started as needed); 0 = on the
+                                  event loops */
     size_t body_max;           /* request body cap in bytes (413 beyond) */
     size_t header_max;         /* total request header bytes (431 beyond) */
     unsigned conn_limit;       /* simultaneous connections */

@@ -420,41 +420,40 @@ static void claimed_free(claimed_t *cj, int n)
     }
 }
 
-static int claim(jobs_t *rt, worker_t *w, db_conn_t *c, claimed_t *out)
+typedef struct claim_ctx {
+    jobs_t *rt;
+    worker_t *w;
+    claimed_t *out;
+    int64_t now;
+    int64_t prio[16]; /* the queued jobs' priorities, highest first */
+    int np;
+    int n; /* claimed so far */
+} claim_ctx_t;
+
+/* The claiming UPDATEs, one priority at a time.  A transaction fn: on
+ * SQLite it joins a group commit (one COMMIT with the requests' writes
+ * instead of one of its own), and may run again if its group cannot be
+ * kept, so it starts from nothing each time. */
+static int claim_tx(db_conn_t *c, void *arg)
 {
-    int64_t now = time_now_ms();
-    int rc;
-    int64_t prio[16];
-    int np = 0;
-    db_stmt_t *st = db_query(c, &q_priorities, &rc, "");
-    if (!st) return rc;
-    while (rc == DB_ROW && np < 16) {
-        prio[np++] = db_col_int(st, 0);
-        rc = db_step(st);
-    }
-    db_reset(st);
-    if (rc < 0) return rc;
-    int n = 0;
+    claim_ctx_t *x = arg;
+    jobs_t *rt = x->rt;
+    claimed_t *out = x->out;
+    claimed_free(out, x->n);
+    x->n = 0;
+    int rc = 0, n = 0;
     int want = rt->opts.batch < MAX_BATCH ? rt->opts.batch : MAX_BATCH;
-    for (int k = 0; k < np && n < want; k++) {
-        if (np > 1) {
-            st = db_query(c, &q_prio_ready, &rc, "LL", prio[k], now);
-            if (!st) {
-                claimed_free(out, n);
-                return rc;
-            }
+    for (int k = 0; k < x->np && n < want; k++) {
+        db_stmt_t *st;
+        if (x->np > 1) {
+            st = db_query(c, &q_prio_ready, &rc, "LL", x->prio[k], x->now);
+            if (!st) break;
             db_reset(st);
-            if (rc < 0) {
-                claimed_free(out, n);
-                return rc;
-            }
+            if (rc < 0) break;
             if (rc != DB_ROW) continue;
         }
-        st = db_query(c, &q_claim, &rc, "sLLiL", w->id, now + rt->opts.lease_ms, now, want - n, prio[k]);
-        if (!st) {
-            claimed_free(out, n);
-            return rc;
-        }
+        st = db_query(c, &q_claim, &rc, "sLLiL", x->w->id, x->now + rt->opts.lease_ms, x->now, want - n, x->prio[k]);
+        if (!st) break;
         while (rc == DB_ROW && n < MAX_BATCH) {
             claimed_t *j = &out[n++];
             memset(j, 0, sizeof *j);
@@ -470,11 +469,37 @@ static int claim(jobs_t *rt, worker_t *w, db_conn_t *c, claimed_t *out)
             rc = db_step(st);
         }
         db_reset(st);
-        if (rc < 0) {
-            claimed_free(out, n);
-            return rc;
-        }
+        if (rc < 0) break;
     }
+    x->n = n;
+    if (rc < 0) {
+        claimed_free(out, n);
+        x->n = 0;
+        return rc;
+    }
+    return 0;
+}
+
+static int claim(jobs_t *rt, worker_t *w, db_conn_t *c, claimed_t *out)
+{
+    claim_ctx_t x = { .rt = rt, .w = w, .out = out, .now = time_now_ms() };
+    int rc;
+    /* which priorities have queued jobs: a read, so an idle poll never
+     * takes the write lock */
+    db_stmt_t *st = db_query(c, &q_priorities, &rc, "");
+    if (!st) return rc;
+    while (rc == DB_ROW && x.np < 16) {
+        x.prio[x.np++] = db_col_int(st, 0);
+        rc = db_step(st);
+    }
+    db_reset(st);
+    if (rc < 0) return rc;
+    if (x.np == 0) return 0;
+    /* PostgreSQL: each UPDATE commits by itself (FOR UPDATE SKIP LOCKED
+     * lets workers claim side by side); SQLite: one grouped transaction */
+    rc = db_kind(rt->db) == DB_SQLITE ? db_tx(rt->db, claim_tx, &x) : claim_tx(c, &x);
+    if (rc < 0) return rc;
+    int n = x.n;
     /* RETURNING order is unspecified: run in priority order */
     for (int i = 1; i < n; i++) {
         claimed_t t = out[i];
