@@ -125,6 +125,28 @@ test('SIGTERM under load: accepted requests complete, exit 0, restart works', as
   }
 });
 
+test('writes run on handler threads (queued when all are busy) or on the event loop with --handler-threads 0', async () => {
+  for (const args of [['--http-threads', '1', '--handler-threads', '2'], ['--http-threads', '1', '--handler-threads', '0']]) {
+    const srv = await startServer({ args, env: { MERCATO_RATE_ANON: '1000000' } });
+    try {
+      // 24 carts at once over separate connections: more writes than handler
+      // threads, interleaved with reads on the one event loop
+      const writes = Array.from({ length: 24 }, () => req(srv.url, 'POST', '/v1/carts', { body: {} }));
+      const reads = Array.from({ length: 24 }, () => req(srv.url, 'GET', '/healthz'));
+      const done = await Promise.all([...writes, ...reads]);
+      const carts = done.slice(0, 24);
+      carts.forEach((r) => assert.equal(r.status, 201, r.text));
+      assert.equal(new Set(carts.map((r) => r.body.id)).size, 24, '24 different carts');
+      done.slice(24).forEach((r) => assert.equal(r.status, 200));
+      const got = await req(srv.url, 'GET', `/v1/carts/${carts[0].body.id}`, { headers: { 'X-Cart-Token': carts[0].body.token } });
+      assert.equal(got.status, 200);
+    } finally {
+      const r = await srv.stop();
+      assert.equal(r.code, 0, `exit 0 with ${args.join(' ')}`);
+    }
+  }
+});
+
 test('SIGINT also drains and exits 0', async () => {
   const srv = await startServer();
   assert.equal((await req(srv.url, 'GET', '/healthz')).status, 200);
