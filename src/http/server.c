@@ -934,7 +934,7 @@ static enum MHD_Result access_inner(void *cls, struct MHD_Connection *conn, cons
         return queue(req);
     }
     if (req->srv->opts.handler_threads > 0 && (req->method & (HTTP_GET | HTTP_HEAD | HTTP_OPTIONS)) == 0 &&
-        offload(req) == 0)
+        !(req->match.route->flags & HTTP_ROUTE_INLINE) && offload(req) == 0)
         return MHD_YES;
     run_handler(req);
     return queue(req);

@@ -26,6 +26,8 @@
 #define HTTP_ROUTE_NO_LOG 0x100     /* skip the access log line (health probes) */
 #define HTTP_ROUTE_IDEMPOTENT 0x200 /* honours Idempotency-Key (see app/idempotency.h) */
 #define HTTP_ROUTE_IDEM_REQUIRED 0x400 /* ... and requires it (400 without) */
+#define HTTP_ROUTE_INLINE 0x800     /* a write that never waits (no database): runs on the
+                                       event loop, not a handler thread */
 
 typedef struct http_server_opts {
     const char *host;          /* listen address, e.g. "127.0.0.1" */

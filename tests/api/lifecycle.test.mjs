@@ -17,8 +17,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * complete response has arrived.
  */
 function halfSentEcho(port, i) {
-  const body = JSON.stringify({ n: i, pad: 'x'.repeat(200) });
-  const head = `POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+  return halfSent(port, '/v1/echo', JSON.stringify({ n: i, pad: 'x'.repeat(200) }));
+}
+
+/** The same for any POST: path and the JSON body text. */
+function halfSent(port, path, body) {
+  const head = `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
   const s = net.connect(port, '127.0.0.1');
   let out = '';
   const done = new Promise((resolve) => {
@@ -55,8 +59,10 @@ test('SIGTERM under load: accepted requests complete, exit 0, restart works', as
   try {
     // 1. 40 requests whose bodies are half sent: accepted and in flight
     const slow = Array.from({ length: 40 }, (_, i) => halfSentEcho(srv.port, i));
-    await Promise.all(slow.map((c) => c.connected));
-    slow.forEach((c) => c.start());
+    // and 12 writes that run on handler threads (echo runs on the event loop)
+    const carts = Array.from({ length: 12 }, (_, i) => halfSent(srv.port, '/v1/carts', JSON.stringify({ email: `drain${i}@example.com` })));
+    await Promise.all([...slow, ...carts].map((c) => c.connected));
+    [...slow, ...carts].forEach((c) => c.start());
     // 2. a continuous load of complete requests from 16 concurrent loops
     let stop = false;
     const stats = { ok: 0, refused: 0, truncated: 0, bad: [] };
@@ -84,13 +90,15 @@ test('SIGTERM under load: accepted requests complete, exit 0, restart works', as
     const before = stats.ok;
     assert.ok(before > 0, 'load is flowing');
     const m = await req(srv.url, 'GET', '/metrics');
-    assert.match(m.text, /mercato_http_requests_in_flight ([4-9]\d|\d{3,})/, 'the half-sent requests are in flight');
+    assert.match(m.text, /mercato_http_requests_in_flight ([5-9]\d|\d{3,})/, 'the half-sent requests are in flight');
     // 3. SIGTERM mid-way
     srv.proc.kill('SIGTERM');
     await sleep(300);
     // 4. the in-flight requests finish their bodies after the signal
     slow.forEach((c) => c.finish());
+    carts.forEach((c) => c.finish());
     const raws = await Promise.all(slow.map((c) => c.done));
+    const cartRaws = await Promise.all(carts.map((c) => c.done));
     stop = true;
     await Promise.all(loops);
     const { code, signal } = await srv.exited;
@@ -101,6 +109,12 @@ test('SIGTERM under load: accepted requests complete, exit 0, restart works', as
       assert.ok(r && r.complete, `slow request ${i} got a full response: ${JSON.stringify(raw.slice(0, 200))}`);
       assert.equal(r.status, 200);
       assert.deepEqual(JSON.parse(r.body).echo, JSON.parse(slow[i].expected));
+    });
+    cartRaws.forEach((raw, i) => {
+      const r = parseResponse(raw);
+      assert.ok(r && r.complete, `slow cart ${i} got a full response: ${JSON.stringify(raw.slice(0, 200))}`);
+      assert.equal(r.status, 201, raw.slice(0, 300));
+      assert.equal(JSON.parse(r.body).email, `drain${i}@example.com`);
     });
     console.log(`load: ${stats.ok} completed (${before} before SIGTERM), ${stats.refused} refused after the listener closed`);
     assert.equal(stats.truncated, 0, 'no half-written responses');
