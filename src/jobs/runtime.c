@@ -498,7 +498,10 @@ static int claim(jobs_t *rt, worker_t *w, db_conn_t *c, claimed_t *out)
     /* PostgreSQL: each UPDATE commits by itself (FOR UPDATE SKIP LOCKED
      * lets workers claim side by side); SQLite: one grouped transaction */
     rc = db_kind(rt->db) == DB_SQLITE ? db_tx(rt->db, claim_tx, &x) : claim_tx(c, &x);
-    if (rc < 0) return rc;
+    if (rc < 0) { /* e.g. the fn ran but its COMMIT failed: nothing is claimed */
+        claimed_free(out, x.n);
+        return rc;
+    }
     int n = x.n;
     /* RETURNING order is unspecified: run in priority order */
     for (int i = 1; i < n; i++) {
