@@ -176,6 +176,24 @@ test('200 concurrent buyers for 10 units: exactly 10 orders, 190 clean 409s, sto
   assert.deepEqual({ on_hand: after.on_hand, reserved: after.reserved }, { on_hand: 5, reserved: 5 - 5 });
 });
 
+test('a checkout refused under a key is stored: the retry replays the refusal even once stock is back', async () => {
+  const vid = variant();
+  await setAvailable(vid, 3);
+  const cart = await guestCart(vid, 3);
+  await setAvailable(vid, 2); // sold elsewhere meanwhile
+  const key = 'short-' + randomBytes(8).toString('hex');
+  const first = await checkout(cart, key);
+  assertProblem(first, 409, 'insufficient-stock');
+  await setAvailable(vid, 5);
+  const again = await checkout(cart, key);
+  assert.equal(again.status, 409);
+  assert.equal(again.text, first.text, 'the stored refusal, byte for byte');
+  assert.equal(again.headers.get('idempotent-replayed'), 'true');
+  // a new key runs the checkout
+  const fresh = await checkout(cart);
+  assert.equal(fresh.status, 201, fresh.text);
+});
+
 test('50 concurrent requests with one Idempotency-Key: one order, identical replays, 409 while in flight', async () => {
   const vid = variant();
   await setAvailable(vid, 3);
