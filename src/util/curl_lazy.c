@@ -34,12 +34,9 @@ LAZY_FN(g_curl, CURLUcode, curl_url_set, (CURLU *handle, CURLUPart what, const c
  * option's number range says it has, as libcurl itself reads it. */
 CURLcode curl_easy_setopt(CURL *curl, CURLoption option, ...)
 {
-    static CURLcode (*fp)(CURL *, CURLoption, ...);
-    CURLcode (*f)(CURL *, CURLoption, ...) = __atomic_load_n(&fp, __ATOMIC_ACQUIRE);
-    if (!f) {
-        f = (CURLcode(*)(CURL *, CURLoption, ...))lazylib_sym(&g_curl, "curl_easy_setopt");
-        __atomic_store_n(&fp, f, __ATOMIC_RELEASE);
-    }
+    static void *slot;
+    CURLcode (*f)(CURL *, CURLoption, ...) =
+        (CURLcode(*)(CURL *, CURLoption, ...))lazylib_fn(&g_curl, &slot, "curl_easy_setopt");
     va_list ap;
     va_start(ap, option);
     CURLcode rc;
@@ -60,12 +57,9 @@ CURLcode curl_easy_setopt(CURL *curl, CURLoption option, ...)
 
 CURLcode curl_easy_getinfo(CURL *curl, CURLINFO info, ...)
 {
-    static CURLcode (*fp)(CURL *, CURLINFO, ...);
-    CURLcode (*f)(CURL *, CURLINFO, ...) = __atomic_load_n(&fp, __ATOMIC_ACQUIRE);
-    if (!f) {
-        f = (CURLcode(*)(CURL *, CURLINFO, ...))lazylib_sym(&g_curl, "curl_easy_getinfo");
-        __atomic_store_n(&fp, f, __ATOMIC_RELEASE);
-    }
+    static void *slot;
+    CURLcode (*f)(CURL *, CURLINFO, ...) =
+        (CURLcode(*)(CURL *, CURLINFO, ...))lazylib_fn(&g_curl, &slot, "curl_easy_getinfo");
     va_list ap;
     va_start(ap, info);
     void *out = va_arg(ap, void *); /* every CURLINFO takes a pointer to its result */

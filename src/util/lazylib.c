@@ -31,5 +31,3 @@ void *lazylib_sym(lazylib_t *lib, const char *name)
     }
     return f;
 }
-
-int lazylib_loaded(lazylib_t *lib) { return __atomic_load_n(&lib->handle, __ATOMIC_ACQUIRE) != NULL; }

@@ -16,7 +16,7 @@
  * loader would have at start-up.
  *
  * LAZY_FN defines one forwarding function; its pointer is resolved once and
- * kept (atomically: several threads may make the first call together).
+ * kept (lazylib_fn).
  */
 #ifndef MERCATO_UTIL_LAZYLIB_H
 #define MERCATO_UTIL_LAZYLIB_H
@@ -35,19 +35,23 @@ typedef struct lazylib {
  * a message when the library or the symbol is missing. */
 void *lazylib_sym(lazylib_t *lib, const char *name);
 
-/* Whether lib has been loaded (for tests and metrics). */
-int lazylib_loaded(lazylib_t *lib);
+/* The function `name` of lib, resolved on the first call and kept in *slot
+ * (atomically: several threads may make the first call together). */
+static inline void *lazylib_fn(lazylib_t *lib, void **slot, const char *name)
+{
+    void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (!f) {
+        f = lazylib_sym(lib, name);
+        __atomic_store_n(slot, f, __ATOMIC_RELEASE);
+    }
+    return f;
+}
 
 #define LAZY_FN(lib, ret, name, params, args)                                      \
     ret name params                                                                \
     {                                                                              \
-        static ret(*fp) params;                                                    \
-        ret(*f) params = __atomic_load_n(&fp, __ATOMIC_ACQUIRE);                   \
-        if (!f) {                                                                  \
-            f = (ret(*) params)lazylib_sym(&lib, #name);                           \
-            __atomic_store_n(&fp, f, __ATOMIC_RELEASE);                            \
-        }                                                                          \
-        return f args;                                                             \
+        static void *slot;                                                         \
+        return ((ret(*) params)lazylib_fn(&lib, &slot, #name)) args;               \
     }
 
 #endif
