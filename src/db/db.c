@@ -6,10 +6,13 @@
 #include "db/db.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -428,14 +431,23 @@ static int tx_alone(db_conn_t *c, db_tx_fn fn, void *ctx)
 
 /* ---------- group commit (SQLite) ----------
  *
- * A caller queues its fn and either leads (nobody is leading) or sleeps on
- * its own condition variable.  The leader takes the queue (at most
- * group_max entries), runs each fn in a savepoint of one write transaction
- * on its own connection, commits, marks the entries done and wakes their
- * callers, then hands the lead to the caller at the head of the queue, if
- * any, and returns.  Callers that arrived while a group was committing form
- * the next group, so under load one commit (one WAL append, one lock
- * hand-off) serves many transactions; alone, a caller leads itself at once.
+ * Callers queue their fn in a batch: the newest one, unless it is already
+ * being led or holds group_max entries, then a new batch behind it.  Every
+ * caller of a batch sleeps on the batch's one word (a futex).  Nobody
+ * leading: the new batch is marked LEAD at once; otherwise the leader of the
+ * batch before marks it when its own commit is done.  Any one caller of a
+ * LEAD batch takes the lead (the first to wake), BEGINs (waiting for the
+ * write lock lets more callers join), closes the batch to newcomers, runs
+ * each fn in a savepoint of the one transaction on the shared writer
+ * connection, commits, marks the next batch LEAD (waking one of its
+ * callers), then marks its own batch DONE, which wakes all its callers in
+ * one system call.  Under load one commit (one WAL append, one lock
+ * hand-off, one wake-up call) serves many transactions; alone, a caller
+ * leads itself at once.
+ *
+ * Waking the callers one by one (a condition variable each, as before)
+ * cost a caller ~0.8 ms on average between the commit and its wake-up on a
+ * 2-core machine: each wake could preempt the leader before the next.
  *
  * When the group cannot be kept (BEGIN, a savepoint or COMMIT fails), it is
  * rolled back and every fn in it runs again alone; fn that returned
@@ -452,17 +464,30 @@ static void log_as(const log_as_t *who)
     log_set_traceparent(who->traceparent);
 }
 
-enum { GTX_QUEUED, GTX_LEAD, GTX_DONE };
-
 typedef struct group_tx {
     db_tx_fn fn;
     void *ctx;
     log_as_t caller; /* the caller's log context */
     int rc;
-    int state;
-    pthread_cond_t cv;
     struct group_tx *next;
 } group_tx_t;
+
+enum { GB_WAIT, GB_LEAD, GB_LEADING, GB_DONE };
+
+typedef struct group_batch {
+    int word;   /* GB_*, written atomically; the batch's callers sleep on it */
+    int n;      /* entries */
+    int closed; /* being led: no more entries (group_mu) */
+    int refs;   /* callers that have not left yet; the last frees the batch */
+    group_tx_t *head, *tail;
+    struct group_batch *next;
+} group_batch_t;
+
+static void batch_set(group_batch_t *b, int word, int wake)
+{
+    __atomic_store_n(&b->word, word, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &b->word, FUTEX_WAKE_PRIVATE, wake, NULL, NULL, 0);
+}
 
 /* prepared once per connection (cached), not parsed for every fn */
 DB_SQL(q_savepoint, "SAVEPOINT g");
@@ -471,43 +496,32 @@ DB_SQL(q_rollback_to, "ROLLBACK TO g");
 
 static int savepoint(db_conn_t *c, const db_sql_t *q) { return db_exec(c, q, "") < 0 ? DB_ERR : 0; }
 
-/* takes up to group_max entries from the head of the queue (the leader's
- * own is the head); group_mu held */
-static group_tx_t *take_group(db_t *db)
-{
-    group_tx_t *g = db->group_head, *last = g;
-    for (int i = 1; i < db->group_max && last->next; i++) last = last->next;
-    db->group_head = last->next;
-    if (!db->group_head) db->group_tail = NULL;
-    last->next = NULL;
-    return g;
-}
-
 /* The leader's part: BEGIN first (waiting for the write lock lets more
- * callers queue), then take the group, run it and commit.  group_mu held
- * on entry and on return. */
-static group_tx_t *lead_group(db_conn_t *c)
+ * callers join the batch), then close the batch, run it and commit. */
+static void lead_group(db_conn_t *c, group_batch_t *b)
 {
     db_t *db = c->db;
-    pthread_mutex_unlock(&db->group_mu);
     int rc = DB_EBUSY;
     for (int attempt = 0; attempt < 10 && rc == DB_EBUSY; attempt++) {
         if (attempt) busy_backoff(attempt);
         rc = db_begin(c);
     }
     pthread_mutex_lock(&db->group_mu);
-    group_tx_t *g = take_group(db);
+    b->closed = 1;
+    /* a LEAD batch is always the oldest one */
+    db->batch_head = b->next;
+    if (!db->batch_head) db->batch_tail = NULL;
+    group_tx_t *g = b->head;
+    int n = b->n;
     pthread_mutex_unlock(&db->group_mu);
 
     log_as_t self;
     log_get_context(&self.request_id, &self.trace_id, &self.traceparent);
-    int n = 0, broken = 0;
-    for (group_tx_t *x = g; x; x = x->next) n++;
+    int broken = 0;
     if (rc < 0) {
         for (group_tx_t *x = g; x; x = x->next) x->rc = rc;
         __atomic_fetch_add(&db->errors, (uint64_t)n, __ATOMIC_RELAXED);
-        pthread_mutex_lock(&db->group_mu);
-        return g;
+        return;
     }
     for (group_tx_t *x = g; x && !broken; x = x->next) {
         log_as(&x->caller);
@@ -543,15 +557,13 @@ static group_tx_t *lead_group(db_conn_t *c)
             __atomic_fetch_add(&db->errors, 1, __ATOMIC_RELAXED);
         }
     }
-    pthread_mutex_lock(&db->group_mu);
-    return g;
 }
 
 int db_group_queued(db_t *db)
 {
     pthread_mutex_lock(&db->group_mu);
     int n = 0;
-    for (group_tx_t *x = db->group_head; x; x = x->next) n++;
+    for (group_batch_t *b = db->batch_head; b; b = b->next) n += b->n;
     pthread_mutex_unlock(&db->group_mu);
     return n;
 }
@@ -559,49 +571,67 @@ int db_group_queued(db_t *db)
 static int tx_grouped(db_conn_t *c, db_tx_fn fn, void *ctx)
 {
     db_t *db = c->db;
-    group_tx_t me = { .fn = fn, .ctx = ctx, .state = GTX_QUEUED };
+    group_tx_t me = { .fn = fn, .ctx = ctx };
     log_get_context(&me.caller.request_id, &me.caller.trace_id, &me.caller.traceparent);
-    pthread_cond_init(&me.cv, NULL);
     pthread_mutex_lock(&db->group_mu);
-    if (db->group_tail)
-        db->group_tail->next = &me;
-    else
-        db->group_head = &me;
-    db->group_tail = &me;
-    if (!db->group_leading) {
-        db->group_leading = 1;
-        me.state = GTX_LEAD;
+    group_batch_t *b = db->batch_tail;
+    if (!b || b->closed || b->n >= db->group_max) {
+        b = xcalloc(1, sizeof *b);
+        if (db->batch_tail)
+            db->batch_tail->next = b;
+        else
+            db->batch_head = b;
+        db->batch_tail = b;
     }
-    while (me.state == GTX_QUEUED) pthread_cond_wait(&me.cv, &db->group_mu);
-    if (me.state == GTX_LEAD) {
-        /* Leaders share one connection: SQLite drops a connection's page
-         * cache whenever another connection has written, so a writer that
-         * changed with every group would read its pages again each time.
-         * The thread's connection is swapped for it meanwhile, so a fn
-         * that acquires "its" connection gets the one in the transaction. */
-        if (!db->writer) db->writer = conn_new(db);
-        db_conn_t *w = db->writer->dead ? c : db->writer;
-        if (w != c) {
-            pthread_setspecific(db->tls, w);
-            w->depth = 1;
-        }
-        group_tx_t *g = lead_group(w);
-        if (w != c) pthread_setspecific(db->tls, c);
-        for (group_tx_t *x = g, *nx; x; x = nx) {
-            nx = x->next; /* x may be gone once it is done and woken */
-            x->state = GTX_DONE;
-            if (x != &me) pthread_cond_signal(&x->cv);
-        }
-        if (db->group_head) {
-            db->group_head->state = GTX_LEAD;
-            pthread_cond_signal(&db->group_head->cv);
-        } else {
-            db->group_leading = 0;
-        }
+    if (b->tail)
+        b->tail->next = &me;
+    else
+        b->head = &me;
+    b->tail = &me;
+    b->n++;
+    b->refs++;
+    if (!db->group_leading) {
+        /* nobody leads, so nothing is queued before this batch */
+        db->group_leading = 1;
+        b->word = GB_LEAD;
     }
     pthread_mutex_unlock(&db->group_mu);
-    pthread_cond_destroy(&me.cv);
-    return me.rc;
+
+    for (;;) {
+        int w = __atomic_load_n(&b->word, __ATOMIC_ACQUIRE);
+        if (w == GB_DONE) break;
+        if (w == GB_LEAD) {
+            if (!__atomic_compare_exchange_n(&b->word, &w, GB_LEADING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                continue;
+            /* Leaders share one connection: SQLite drops a connection's
+             * page cache whenever another connection has written, so a
+             * writer that changed with every group would read its pages
+             * again each time.  The thread's connection is swapped for it
+             * meanwhile, so a fn that acquires "its" connection gets the
+             * one in the transaction.  Only the leader touches it. */
+            if (!db->writer) db->writer = conn_new(db);
+            db_conn_t *wc = db->writer->dead ? c : db->writer;
+            if (wc != c) {
+                pthread_setspecific(db->tls, wc);
+                wc->depth = 1;
+            }
+            lead_group(wc, b);
+            if (wc != c) pthread_setspecific(db->tls, c);
+            /* the next batch first: the write lock is free from now on */
+            pthread_mutex_lock(&db->group_mu);
+            if (db->batch_head)
+                batch_set(db->batch_head, GB_LEAD, 1);
+            else
+                db->group_leading = 0;
+            pthread_mutex_unlock(&db->group_mu);
+            batch_set(b, GB_DONE, INT_MAX);
+            break;
+        }
+        syscall(SYS_futex, &b->word, FUTEX_WAIT_PRIVATE, w, NULL, NULL, 0);
+    }
+    int rc = me.rc;
+    if (__atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0) free(b);
+    return rc;
 }
 
 int db_tx(db_t *db, db_tx_fn fn, void *ctx)

@@ -75,7 +75,7 @@ struct db {
     /* group commit of db_tx calls (SQLite) */
     int group_max;
     pthread_mutex_t group_mu;
-    struct group_tx *group_head, *group_tail;
+    struct group_batch *batch_head, *batch_tail; /* groups waiting to be led, oldest first */
     int group_leading;
     db_conn_t *writer; /* the group leaders' connection (its page cache stays warm) */
     struct sq_ckpt *ckpt; /* SQLite: the background checkpointer (sqlite.c) */
