@@ -12,7 +12,10 @@
  * existed, every event > H will be fanned out to it.  It then replays the
  * events (after_id, H] from the database; meanwhile the tailer parks newer
  * events in a separate "hold" queue, appended after the replay.  Event ids
- * commit in order (events.h), so "after H" is complete.
+ * commit in order (events.h), so "after H" is complete.  With no stream
+ * open the tailer moves H to the newest id without reading the events
+ * (nobody to fan them out to), under hub.mu and only while still no stream
+ * is linked, so a stream linked later replays them instead.
  *
  * Memory.  A queue is a plain malloc'd byte range released as soon as the
  * producer drains it, so 10,000 idle streams hold no buffers; the cap
@@ -402,7 +405,24 @@ static void *tail_main(void *arg)
         int n = 0;
         db_conn_t *c = db_acquire(hub.db);
         if (c) {
-            n = event_read(c, from, NULL, 500, fan_one, &f);
+            /* Nobody listening: move past the new events without reading
+             * them.  A stream opened meanwhile (nsubs no longer 0 under
+             * hub.mu) keeps the position, so the next round reads them; one
+             * opened after the move replays up to the new position. */
+            int skipped = 0;
+            pthread_mutex_lock(&hub.mu);
+            int idle = hub.nsubs == 0;
+            pthread_mutex_unlock(&hub.mu);
+            if (idle) {
+                int64_t last = event_last_id(c);
+                pthread_mutex_lock(&hub.mu);
+                if (last >= 0 && hub.nsubs == 0 && hub.last == from) {
+                    if (last > hub.last) hub.last = last;
+                    skipped = 1;
+                }
+                pthread_mutex_unlock(&hub.mu);
+            }
+            if (!skipped) n = event_read(c, from, NULL, 500, fan_one, &f);
             db_release(c);
             if (n < 0) log_warn("live", "reading the event log failed (%d)", n);
         }
