@@ -52,8 +52,15 @@ echo "# checkout: $BENCH_DB, $(nproc) cores, ${USERS} virtual users, ${DUR}s; $(
 metrics() { curl -s "http://127.0.0.1:$PORT/metrics" > "$1"; }
 lockstat() { awk '/^mercato_db_(write_lock_[a-z_]*|group_commits_total|grouped_transactions_total) / {printf "%s ", $2}' "$1"; }
 metrics "$TMP/metrics.before"
-"$BUILD/bench/checkout_bench" "http://127.0.0.1:$PORT" "$USERS" "$DUR"
+cpu() { awk '{print $14 + $15}' /proc/$PID/stat; }   # utime + stime, clock ticks
+CPU0=$(cpu)
+"$BUILD/bench/checkout_bench" "http://127.0.0.1:$PORT" "$USERS" "$DUR" | tee "$TMP/bench.out"
+CPU1=$(cpu)
 metrics "$TMP/metrics.after"
+# the server's CPU time (every thread: HTTP, handlers, writer, jobs,
+# checkpointer) per completed order; less noisy than orders/s between runs
+awk -v t=$((CPU1 - CPU0)) -v hz="$(getconf CLK_TCK)" -v d="$DUR" '/^completed \(paid\) orders/ { n = $4 }
+    END { if (n) printf "server CPU              %.2f cores, %.0f us per order\n", t / hz / d, 1e6 * t / hz / n }' "$TMP/bench.out"
 if [ "$BENCH_DB" = sqlite ]; then
     # the SQLite writer: transactions taken, time waited for and held
     echo "$(lockstat "$TMP/metrics.before") $(lockstat "$TMP/metrics.after")" | awk -v d="$DUR" '{ n=$6-$1; w=$7-$2; h=$8-$3; g=$9-$4; t=$10-$5;
