@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "db/db_int.h"
+#include "db/sqlite_vfs.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/metrics.h"
@@ -926,6 +927,13 @@ static void render_db_metrics(buf_t *out, void *ctx)
         metrics_family(out, "mercato_db_checkpoint_restarts_total", "counter",
                        "Checkpoints after which the WAL starts again from its beginning (readers of older snapshots waited for).");
         buf_printf(out, "mercato_db_checkpoint_restarts_total %llu\n", (unsigned long long)metrics_get(&db->ckpt_restarts));
+        uint64_t wal_calls, wal_bytes;
+        dbsq_vfs_stats(&wal_calls, &wal_bytes);
+        metrics_family(out, "mercato_db_wal_writes_total", "counter",
+                       "Write calls to the WAL file (a commit's frames go out in one; see src/db/sqlite_vfs.c).");
+        buf_printf(out, "mercato_db_wal_writes_total %llu\n", (unsigned long long)wal_calls);
+        metrics_family(out, "mercato_db_wal_written_bytes_total", "counter", "Bytes written to the WAL file.");
+        buf_printf(out, "mercato_db_wal_written_bytes_total %llu\n", (unsigned long long)wal_bytes);
         metrics_family(out, "mercato_db_group_commits_total", "counter",
                        "SQLite commits that carried one or more db transactions (group commit).");
         buf_printf(out, "mercato_db_group_commits_total %llu\n", (unsigned long long)metrics_get(&db->groups));

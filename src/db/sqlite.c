@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "db/db_int.h"
+#include "db/sqlite_vfs.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -186,7 +187,7 @@ void dbsq_ckpt_stop(db_t *db)
 int dbsq_open_conn(db_t *db, db_conn_t *c)
 {
     int rc = sqlite3_open_v2(db->path, &c->sq,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, dbsq_vfs_name());
     if (rc != SQLITE_OK) {
         db_set_err(c, "cannot open %s: %s", db->path, c->sq ? sqlite3_errmsg(c->sq) : sqlite3_errstr(rc));
         return DB_ERR;

@@ -18,6 +18,10 @@
 #include "db/db.h"
 #include "db/db_int.h" /* the group-commit queue, to wait for it in a test */
 #include "db/migrate.h"
+#include "db/sqlite_vfs.h"
+
+#include <sqlite3.h>
+#include <string.h>
 #include "jobs/events.h"
 #include "testdb.h"
 
@@ -395,6 +399,75 @@ static void test_wal_bounded(void **state)
     db_close(db);
 }
 
+DB_SQL(q_mk_vfs, "CREATE TABLE v (id INTEGER PRIMARY KEY, blob TEXT)");
+DB_SQL(q_ins_vfs, "INSERT INTO v (id, blob) VALUES ($1, $2)");
+DB_SQL(q_del_vfs, "DELETE FROM v");
+
+typedef struct {
+    int rows;
+    const char *blob;
+} vfs_ctx_t;
+
+static int vfs_fill(db_conn_t *c, void *arg)
+{
+    vfs_ctx_t *v = arg;
+    for (int i = 0; i < v->rows; i++)
+        if (db_exec(c, &q_ins_vfs, "is", 1000 + i, v->blob) != 1) return DB_ERR;
+    return 0;
+}
+
+/* The mercato VFS writes a commit's WAL frames in one call, and they are in
+ * the file (a connection that does not share the buffer, through SQLite's
+ * default VFS, reads them) as soon as the commit returns; a commit larger
+ * than the buffer goes out in pieces and is whole too. */
+static void test_wal_coalesced(void **state)
+{
+    (void)state;
+    db_t *db = open_fresh();
+    if (db_kind(db) != DB_SQLITE) {
+        db_close(db);
+        skip();
+    }
+    db_conn_t *c = db_acquire(db);
+    assert_int_equal(db_exec_script(c, q_mk_vfs.sqlite), 0);
+    db_release(c);
+    static char blob[3001];
+    memset(blob, 'b', sizeof blob - 1);
+    uint64_t calls0, bytes0, calls1, bytes1;
+    dbsq_vfs_stats(&calls0, &bytes0);
+    vfs_ctx_t v = { .rows = 12, .blob = blob }; /* 12 pages and their parents */
+    assert_int_equal(db_tx(db, vfs_fill, &v), 0);
+    dbsq_vfs_stats(&calls1, &bytes1);
+    assert_int_equal(calls1 - calls0, 1);
+    uint64_t frames = (bytes1 - bytes0) / (4096 + 24);
+    assert_true(frames >= 12);
+    assert_int_equal((bytes1 - bytes0) % (4096 + 24), 0);
+
+    c = db_acquire(db);
+    assert_int_equal(db_exec(c, &q_del_vfs, ""), 12);
+    db_release(c);
+    v.rows = 60; /* ~250 KB of frames: more than one buffer */
+    blob[0] = 'c';
+    dbsq_vfs_stats(&calls0, &bytes0);
+    assert_int_equal(db_tx(db, vfs_fill, &v), 0);
+    dbsq_vfs_stats(&calls1, &bytes1);
+    assert_true(calls1 - calls0 >= 2);
+
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open_v2(db->path, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT count(*), sum(length(blob)), min(substr(blob, 1, 1)) FROM v", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 60);
+    assert_int_equal(sqlite3_column_int64(st, 1), 60 * 3000);
+    assert_string_equal((const char *)sqlite3_column_text(st, 2), "c");
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_exec(raw, "PRAGMA integrity_check", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    db_close(db);
+}
+
 DB_SQL(q_future, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)");
 
 static void test_migrations_refuse_newer_database(void **state)
@@ -479,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_writers),
         cmocka_unit_test(test_group_commit),
         cmocka_unit_test(test_wal_bounded),
+        cmocka_unit_test(test_wal_coalesced),
         cmocka_unit_test(test_migrations_refuse_newer_database),
         cmocka_unit_test(test_event_log),
         cmocka_unit_test(test_bad_url),
