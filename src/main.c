@@ -41,6 +41,7 @@
 #include "search/search.h"
 #include "util/log.h"
 #include "util/metrics.h"
+#include "util/sched.h"
 #include "util/timeutil.h"
 
 #ifndef MERCATO_COMMIT
@@ -510,6 +511,7 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
+    sched_batch_enable(cfg.sched_batch);
     int rc;
     if (!strcmp(cmd, "serve")) rc = cmd_serve(&cfg, nrest, rest);
     else if (!strcmp(cmd, "migrate")) rc = cmd_migrate(&cfg, nrest, rest);

@@ -21,6 +21,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/metrics.h"
+#include "util/sched.h"
 #include "util/timeutil.h"
 
 void db_set_err(db_conn_t *c, const char *fmt, ...)
@@ -616,7 +617,9 @@ static int tx_grouped(db_conn_t *c, db_tx_fn fn, void *ctx)
                 pthread_setspecific(db->tls, wc);
                 wc->depth = 1;
             }
+            sched_lead_begin();
             lead_group(wc, b);
+            sched_lead_end();
             if (wc != c) pthread_setspecific(db->tls, c);
             /* the next batch first: the write lock is free from now on */
             pthread_mutex_lock(&db->group_mu);

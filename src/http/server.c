@@ -35,6 +35,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/metrics.h"
+#include "util/sched.h"
 #include "util/timeutil.h"
 
 #define PROBLEM_BASE "https://mercato.dev/problems/"
@@ -801,6 +802,7 @@ static void run_handler(http_req_t *req)
 static void *handler_main(void *arg)
 {
     http_server_t *s = arg;
+    sched_batch_join();
     pthread_mutex_lock(&s->work_mu);
     for (;;) {
         while (!s->work_head && !s->work_stop) {

@@ -32,6 +32,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/metrics.h"
+#include "util/sched.h"
 #include "util/timeutil.h"
 
 #define MAX_HANDLERS 64
@@ -661,6 +662,7 @@ static void *worker_main(void *arg)
 {
     worker_t *w = arg;
     jobs_t *rt = w->rt;
+    sched_batch_join();
     claimed_t *cj = xcalloc(MAX_BATCH, sizeof *cj);
     int64_t idle_ms = 5;
     while (!atomic_load(&rt->stopping)) {
@@ -926,6 +928,7 @@ static void init_consumers(jobs_t *rt, db_conn_t *c)
 static void *sched_main(void *arg)
 {
     jobs_t *rt = arg;
+    sched_batch_join();
     db_conn_t *c = db_acquire(rt->db);
     if (c) {
         register_schedules(rt, c);
