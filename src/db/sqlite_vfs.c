@@ -66,7 +66,7 @@ static uint64_t g_calls, g_bytes; /* WAL writes that reached the file */
 
 static int flush(wfile_t *p)
 {
-    if (!p || !p->len) return SQLITE_OK;
+    if (!p || !p->len) return SQLITE_OK; /* also: no buffer yet */
     int rc = p->real->pMethods->xWrite(p->real, p->buf, p->len, p->off);
     __atomic_fetch_add(&g_calls, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&g_bytes, (uint64_t)p->len, __ATOMIC_RELAXED);
@@ -106,6 +106,8 @@ static int x_read(sqlite3_file *f, void *out, int amt, sqlite3_int64 ofs)
 static int x_write(sqlite3_file *f, const void *data, int amt, sqlite3_int64 ofs)
 {
     wfile_t *p = (wfile_t *)f;
+    /* the buffer comes with the first write: most connections only read */
+    if (p->is_wal && !p->buf) p->buf = malloc(WAL_BUF);
     if (!p->is_wal || !p->buf) return p->real->pMethods->xWrite(p->real, data, amt, ofs);
     int commit = p->commit_page;
     p->commit_page = 0;
@@ -241,12 +243,9 @@ static int v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int 
     if ((flags & SQLITE_OPEN_WAL) && name) {
         sqlite3_file *dbf = sqlite3_database_file_object(name);
         if (dbf && dbf->pMethods == &g_methods) {
-            p->buf = malloc(WAL_BUF);
-            if (p->buf) {
-                p->is_wal = 1;
-                p->db = (wfile_t *)dbf;
-                p->db->wal = p;
-            }
+            p->is_wal = 1;
+            p->db = (wfile_t *)dbf;
+            p->db->wal = p;
         }
     }
     return rc;
