@@ -39,6 +39,7 @@
 #define MAX_SCHEDULES 64
 #define MAX_CONSUMERS 32
 #define MAX_WATCHERS 32
+#define MAX_SWEEPS 8
 #define MAX_BATCH 256
 #define ERR_HISTORY 20
 
@@ -112,6 +113,12 @@ struct jobs {
     int nconsumers;
     watcher_t watchers[MAX_WATCHERS];
     int nwatchers;
+    struct {
+        jobs_sweep_fn fn;
+        void *ctx;
+        int64_t period_ms, last;
+    } sweeps[MAX_SWEEPS];
+    int nsweeps;
     worker_t *workers;
     pthread_t sched_thread, watch_thread, listen_thread;
     int sched_started, watch_started, listen_started;
@@ -392,6 +399,16 @@ void jobs_consume_events(jobs_t *rt, const char *name, event_consumer_fn fn, voi
     c->name = xstrdup(name);
     c->fn = fn;
     c->ctx = ctx;
+}
+
+void jobs_sweep(jobs_t *rt, int64_t period_ms, jobs_sweep_fn fn, void *ctx)
+{
+    if (rt->nsweeps >= MAX_SWEEPS) return;
+    rt->sweeps[rt->nsweeps].fn = fn;
+    rt->sweeps[rt->nsweeps].ctx = ctx;
+    rt->sweeps[rt->nsweeps].period_ms = period_ms > 0 ? period_ms : 1000;
+    rt->sweeps[rt->nsweeps].last = 0;
+    rt->nsweeps++;
 }
 
 void jobs_watch_events(jobs_t *rt, event_watch_fn fn, void *ctx)
@@ -957,6 +974,11 @@ static void *sched_main(void *arg)
                 last_consume = now;
             }
             db_release(c);
+        }
+        for (int i = 0; i < rt->nsweeps; i++) {
+            if (now - rt->sweeps[i].last < rt->sweeps[i].period_ms) continue;
+            rt->sweeps[i].fn(rt->db, rt->sweeps[i].ctx);
+            rt->sweeps[i].last = now;
         }
         int64_t spent = time_now_ms() - now;
         if (spent < CONSUMER_MIN_GAP_MS) sleep_ms(rt, CONSUMER_MIN_GAP_MS - spent);

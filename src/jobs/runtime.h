@@ -72,6 +72,13 @@ void jobs_consume_events(jobs_t *rt, const char *name, event_consumer_fn fn, voi
  * live streams).  Every instance runs its own watchers, workers or not. */
 typedef void (*event_watch_fn)(const event_t *ev, void *ctx);
 void jobs_watch_events(jobs_t *rt, event_watch_fn fn, void *ctx);
+/* A sweep: called on the scheduler thread about every period_ms (so only in
+ * processes with workers, and in each of them), for housekeeping that is
+ * cheaper as one indexed query now and then than as a job row per item
+ * (unpaid orders' reservations).  fn does its own transactions with db and
+ * must be safe to run in several processes at once. */
+typedef void (*jobs_sweep_fn)(db_t *db, void *ctx);
+void jobs_sweep(jobs_t *rt, int64_t period_ms, jobs_sweep_fn fn, void *ctx);
 
 int jobs_start(jobs_t *rt);
 /* Drains and joins the threads (see the file comment). */

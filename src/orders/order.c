@@ -404,14 +404,7 @@ int order_checkout(db_conn_t *c, const checkout_input_t *in, const char *user_id
             goto done;
         }
     }
-    jobq_opts_t jo = { .delay_ms = ttl_ms, .max_attempts = 10 };
-    json_t *jp = json_pack("{s:s}", "order_id", out->order_id);
-    int64_t jid = jobq_enqueue(c, "orders.expire", jp, &jo);
-    json_decref(jp);
-    if (jid < 0) {
-        ret = (int)jid;
-        goto done;
-    }
+    /* expiry: the reservations' expires_at, swept by expire_sweep (routes.c) */
     json_t *ev = json_pack("{s:s, s:s, s:s, s:I, s:s, s:i, s:s, s:s}", "order_id", out->order_id, "number", number,
                            "status", "pending_payment", "total", (json_int_t)t.total, "currency", cart.currency,
                            "lines", nl, "cart_id", cart.id, "email", email);

@@ -863,6 +863,54 @@ static int expire_tx(db_conn_t *c, void *vctx)
     return order_expire(c, e->order_id);
 }
 
+/* Unpaid orders whose reservations ran out: one indexed query
+ * (reservations_expiry) every second instead of a job row per order, which
+ * cost an insert at checkout and a claim and a completion 15 minutes later.
+ * Several processes may sweep at once: order_expire re-checks the status
+ * under the order's lock and does nothing the second time. */
+DB_SQL(q_due_orders, "SELECT DISTINCT order_id FROM reservations WHERE state = 'held' AND expires_at <= $1"
+                     " ORDER BY order_id LIMIT 200");
+
+static void expire_sweep(db_t *db, void *ctx)
+{
+    (void)ctx;
+    int64_t now = time_now_ms();
+    int found, expired = 0, round, rounds = 0;
+    do {
+        char (*ids)[ID_MAX] = NULL;
+        found = 0;
+        db_conn_t *c = db_acquire(db);
+        if (!c) return;
+        int rc;
+        db_stmt_t *st = db_query(c, &q_due_orders, &rc, "L", now);
+        if (st) {
+            ids = calloc(200, sizeof *ids);
+            while (ids && rc == DB_ROW && found < 200) {
+                snprintf(ids[found++], ID_MAX, "%s", db_col_text(st, 0));
+                rc = db_step(st);
+            }
+            db_reset(st);
+        }
+        db_release(c);
+        if (!st || rc < 0) log_warn("orders", "reading expired reservations failed (%d)", rc);
+        round = 0;
+        for (int i = 0; i < found; i++) {
+            expire_ctx_t e = { ids[i] };
+            if (db_tx(db, expire_tx, &e) == 0)
+                round++;
+            else
+                log_warn("orders", "could not expire order %s; the next sweep tries again", ids[i]);
+        }
+        expired += round;
+        free(ids);
+        /* a full page again only when this one went, and at most 10,000
+         * orders per sweep (no endless loop over rows that do not change) */
+    } while (found == 200 && round == found && ++rounds < 50);
+    if (expired) log_info("orders", "reservations ran out: %d unpaid order(s) cancelled", expired);
+}
+
+/* orders.expire jobs queued before the sweep replaced them (a database from
+ * an earlier version) still run */
 static int expire_handler(job_run_t *run, const job_t *job, void *ctx)
 {
     (void)ctx;
@@ -909,6 +957,7 @@ void orders_jobs(jobs_t *rt, app_t *app)
     stripe_configure(app->cfg->stripe_secret_key, app->cfg->stripe_api_base, (int)app->cfg->stripe_timeout);
     if (app->cfg->stripe_secret_key[0]) pay_provider_register(stripe_provider());
     jobs_register(rt, "orders.expire", expire_handler, NULL);
+    jobs_sweep(rt, 1000, expire_sweep, NULL);
     jobs_register(rt, "carts.purge", purge_handler, app);
     jobs_schedule(rt, "carts.purge", "17 * * * *", "carts.purge", NULL);
     payment_jobs(rt);
