@@ -595,7 +595,7 @@ static int tx_grouped(db_conn_t *c, db_tx_fn fn, void *ctx)
     if (!db->group_leading) {
         /* nobody leads, so nothing is queued before this batch */
         db->group_leading = 1;
-        b->word = GB_LEAD;
+        __atomic_store_n(&b->word, GB_LEAD, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&db->group_mu);
 
