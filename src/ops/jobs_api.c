@@ -160,6 +160,28 @@ static void get_job(http_req_t *req)
     http_respond_json(req, 200, j);
 }
 
+typedef struct action_ctx {
+    int64_t id;
+    int retry;
+    int rc;    /* jobq_retry / jobq_discard */
+    json_t *j; /* the job as the change left it */
+} action_ctx_t;
+
+/* the change and the read of the answer in one transaction: a worker that
+ * claims the revived job right after the change cannot show up in the
+ * answer (on PostgreSQL its claim skips the row until this commits; on
+ * SQLite it waits for the write lock) */
+static int action_tx(db_conn_t *c, void *vctx)
+{
+    action_ctx_t *a = vctx;
+    json_decref(a->j); /* a retried transaction starts over */
+    a->j = NULL;
+    a->rc = a->retry ? jobq_retry(c, a->id) : jobq_discard(c, a->id);
+    if (a->rc < 0) return a->rc;
+    if (a->rc == 0 && !(a->j = jobq_get(c, a->id))) return DB_ERR;
+    return 0;
+}
+
 static void post_action(http_req_t *req, int retry)
 {
     if (require_admin(req)) return;
@@ -173,9 +195,18 @@ static void post_action(http_req_t *req, int retry)
         return;
     }
     json_decref(j);
-    int rc = retry ? jobq_retry(c, id) : jobq_discard(c, id);
-    j = rc == 0 ? jobq_get(c, id) : NULL;
     db_release(c);
+    app_t *app = http_app(req);
+    action_ctx_t a = { .id = id, .retry = retry };
+    int trc = db_tx(app->db, action_tx, &a);
+    int rc = trc < 0 ? trc : a.rc;
+    j = a.j;
+    if (trc < 0) {
+        json_decref(j);
+        http_set_header(req, "Retry-After", "1");
+        http_respond_problem(req, 503, "unavailable", "Service Unavailable", "The job could not be changed.");
+        return;
+    }
     if (rc != 0) {
         http_respond_problem(req, 409, "invalid-job-state", "Conflict",
                              retry ? "Only dead or discarded jobs can be retried."
@@ -187,7 +218,6 @@ static void post_action(http_req_t *req, int retry)
         http_respond_problem(req, 404, "not-found", "Not Found", "No job has this id.");
         return;
     }
-    app_t *app = http_app(req);
     if (retry && app->jobs) jobs_notify(app->jobs);
     http_respond_json(req, 200, j);
 }
