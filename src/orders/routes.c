@@ -875,7 +875,7 @@ static void expire_sweep(db_t *db, void *ctx)
 {
     (void)ctx;
     int64_t now = time_now_ms();
-    int found, expired = 0, round, rounds = 0;
+    int found, expired = 0, round, rounds = 0; /* expired: order_expire succeeded (a no-op too) */
     do {
         char (*ids)[ID_MAX] = NULL;
         found = 0;
@@ -906,7 +906,7 @@ static void expire_sweep(db_t *db, void *ctx)
         /* a full page again only when this one went, and at most 10,000
          * orders per sweep (no endless loop over rows that do not change) */
     } while (found == 200 && round == found && ++rounds < 50);
-    if (expired) log_info("orders", "reservations ran out: %d unpaid order(s) cancelled", expired);
+    if (expired) log_info("orders", "reservations ran out: %d unpaid order(s) expired", expired);
 }
 
 /* orders.expire jobs queued before the sweep replaced them (a database from
