@@ -66,7 +66,7 @@ static uint64_t g_calls, g_bytes; /* WAL writes that reached the file */
 
 static int flush(wfile_t *p)
 {
-    if (!p || !p->len) return SQLITE_OK; /* also: no buffer yet */
+    if (!p || !p->len) return SQLITE_OK; /* not a WAL file, or nothing pending */
     int rc = p->real->pMethods->xWrite(p->real, p->buf, p->len, p->off);
     __atomic_fetch_add(&g_calls, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&g_bytes, (uint64_t)p->len, __ATOMIC_RELAXED);
@@ -84,7 +84,7 @@ static void flush_before_publish(wfile_t *db)
 static int x_close(sqlite3_file *f)
 {
     wfile_t *p = (wfile_t *)f;
-    int rc = flush(p->is_wal ? p : NULL);
+    int rc = flush(p);
     if (p->is_wal && p->db && p->db->wal == p) p->db->wal = NULL;
     if (!p->is_wal && p->wal && p->wal->db == p) p->wal->db = NULL;
     free(p->buf);
@@ -96,10 +96,8 @@ static int x_close(sqlite3_file *f)
 static int x_read(sqlite3_file *f, void *out, int amt, sqlite3_int64 ofs)
 {
     wfile_t *p = (wfile_t *)f;
-    if (p->is_wal) {
-        int rc = flush(p);
-        if (rc != SQLITE_OK) return rc;
-    }
+    int rc = flush(p);
+    if (rc != SQLITE_OK) return rc;
     return p->real->pMethods->xRead(p->real, out, amt, ofs);
 }
 
@@ -132,21 +130,21 @@ static int x_write(sqlite3_file *f, const void *data, int amt, sqlite3_int64 ofs
 static int x_truncate(sqlite3_file *f, sqlite3_int64 size)
 {
     wfile_t *p = (wfile_t *)f;
-    int rc = flush(p->is_wal ? p : NULL);
+    int rc = flush(p);
     return rc != SQLITE_OK ? rc : p->real->pMethods->xTruncate(p->real, size);
 }
 
 static int x_sync(sqlite3_file *f, int flags)
 {
     wfile_t *p = (wfile_t *)f;
-    int rc = flush(p->is_wal ? p : NULL);
+    int rc = flush(p);
     return rc != SQLITE_OK ? rc : p->real->pMethods->xSync(p->real, flags);
 }
 
 static int x_file_size(sqlite3_file *f, sqlite3_int64 *size)
 {
     wfile_t *p = (wfile_t *)f;
-    int rc = flush(p->is_wal ? p : NULL);
+    int rc = flush(p);
     return rc != SQLITE_OK ? rc : p->real->pMethods->xFileSize(p->real, size);
 }
 
@@ -160,7 +158,7 @@ static int x_check_reserved(sqlite3_file *f, int *out)
 static int x_file_control(sqlite3_file *f, int op, void *arg)
 {
     wfile_t *p = (wfile_t *)f;
-    int rc = flush(p->is_wal ? p : NULL);
+    int rc = flush(p);
     if (rc != SQLITE_OK) return rc;
     rc = p->real->pMethods->xFileControl(p->real, op, arg);
     if (op == SQLITE_FCNTL_VFSNAME && rc == SQLITE_OK && arg) {
