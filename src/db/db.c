@@ -433,13 +433,14 @@ static int tx_alone(db_conn_t *c, db_tx_fn fn, void *ctx)
 
 /* ---------- group commit (SQLite) ----------
  *
- * Callers queue their fn in a batch: the newest one, unless it is already
- * being led or holds group_max entries, then a new batch behind it.  Every
+ * Callers queue their fn in a batch: the newest queued one, unless it holds
+ * group_max entries, then a new batch behind it.  Every
  * caller of a batch sleeps on the batch's one word (a futex).  Nobody
  * leading: the new batch is marked LEAD at once; otherwise the leader of the
  * batch before marks it when its own commit is done.  Any one caller of a
  * LEAD batch takes the lead (the first to wake), BEGINs (waiting for the
- * write lock lets more callers join), closes the batch to newcomers, runs
+ * write lock lets more callers join), takes the batch off the queue (no
+ * more newcomers), runs
  * each fn in a savepoint of the one transaction on the shared writer
  * connection, commits, marks the next batch LEAD (waking one of its
  * callers), then marks its own batch DONE, which wakes all its callers in
@@ -479,7 +480,6 @@ enum { GB_WAIT, GB_LEAD, GB_LEADING, GB_DONE };
 typedef struct group_batch {
     int word;   /* GB_*, written atomically; the batch's callers sleep on it */
     int n;      /* entries */
-    int closed; /* being led: no more entries (group_mu) */
     int refs;   /* callers that have not left yet; the last frees the batch */
     group_tx_t *head, *tail;
     struct group_batch *next;
@@ -509,8 +509,8 @@ static void lead_group(db_conn_t *c, group_batch_t *b)
         rc = db_begin(c);
     }
     pthread_mutex_lock(&db->group_mu);
-    b->closed = 1;
-    /* a LEAD batch is always the oldest one */
+    /* a LEAD batch is always the oldest one; unlinked, it takes no more
+     * entries (callers join the queue's newest batch) */
     db->batch_head = b->next;
     if (!db->batch_head) db->batch_tail = NULL;
     group_tx_t *g = b->head;
@@ -577,7 +577,7 @@ static int tx_grouped(db_conn_t *c, db_tx_fn fn, void *ctx)
     log_get_context(&me.caller.request_id, &me.caller.trace_id, &me.caller.traceparent);
     pthread_mutex_lock(&db->group_mu);
     group_batch_t *b = db->batch_tail;
-    if (!b || b->closed || b->n >= db->group_max) {
+    if (!b || b->n >= db->group_max) {
         b = xcalloc(1, sizeof *b);
         if (db->batch_tail)
             db->batch_tail->next = b;
