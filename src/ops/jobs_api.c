@@ -198,16 +198,15 @@ static void post_action(http_req_t *req, int retry)
     db_release(c);
     app_t *app = http_app(req);
     action_ctx_t a = { .id = id, .retry = retry };
-    int trc = db_tx(app->db, action_tx, &a);
-    int rc = trc < 0 ? trc : a.rc;
+    int rc = db_tx(app->db, action_tx, &a);
     j = a.j;
-    if (trc < 0) {
+    if (rc < 0) {
         json_decref(j);
         http_set_header(req, "Retry-After", "1");
         http_respond_problem(req, 503, "unavailable", "Service Unavailable", "The job could not be changed.");
         return;
     }
-    if (rc != 0) {
+    if (a.rc != 0) {
         http_respond_problem(req, 409, "invalid-job-state", "Conflict",
                              retry ? "Only dead or discarded jobs can be retried."
                                    : "Only queued or dead jobs can be discarded.");
