@@ -37,6 +37,17 @@ static db_t *open_fresh(void)
     return db;
 }
 
+/* the SQLite-only tests: skipped on PostgreSQL */
+static db_t *open_fresh_sqlite(void)
+{
+    db_t *db = open_fresh();
+    if (db_kind(db) != DB_SQLITE) {
+        db_close(db);
+        skip();
+    }
+    return db;
+}
+
 DB_SQL(q_mk, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, n BIGINT)");
 DB_SQL(q_ins, "INSERT INTO t (id, name, n) VALUES ($1, $2, $3)");
 DB_SQL(q_sel, "SELECT id, name, n FROM t WHERE id = $1");
@@ -364,11 +375,7 @@ static void *w_reader(void *arg)
 static void test_wal_bounded(void **state)
 {
     (void)state;
-    db_t *db = open_fresh();
-    if (db_kind(db) != DB_SQLITE) {
-        db_close(db);
-        skip();
-    }
+    db_t *db = open_fresh_sqlite();
     memset(w_blob, 'x', sizeof w_blob - 1);
     db_conn_t *c = db_acquire(db);
     assert_int_equal(db_exec_script(c, q_mk3.sqlite), 0);
@@ -423,11 +430,7 @@ static int vfs_fill(db_conn_t *c, void *arg)
 static void test_wal_coalesced(void **state)
 {
     (void)state;
-    db_t *db = open_fresh();
-    if (db_kind(db) != DB_SQLITE) {
-        db_close(db);
-        skip();
-    }
+    db_t *db = open_fresh_sqlite();
     db_conn_t *c = db_acquire(db);
     assert_int_equal(db_exec_script(c, q_mk_vfs.sqlite), 0);
     db_release(c);
