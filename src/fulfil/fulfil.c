@@ -379,21 +379,7 @@ json_t *fulfil_render_shipment(db_conn_t *c, const char *shipment_id, bool with_
 
 /* ---------- jobs and the event consumer ---------- */
 
-typedef struct ship_ctx {
-    const char *order_id;
-    const char *carrier;
-    int64_t step_ms;
-    int created;
-} ship_ctx_t;
-
-static int ship_tx(db_conn_t *c, void *ctx)
-{
-    ship_ctx_t *s = ctx;
-    s->created = fulfil_create_shipments(c, s->order_id, s->carrier, s->step_ms);
-    return s->created < 0 ? s->created : 0;
-}
-
-static int job_ship(job_run_t *run, const job_t *job, void *ctx)
+static int job_ship(db_conn_t *c, job_run_t *run, const job_t *job, void *ctx)
 {
     app_t *app = ctx;
     const char *order_id = json_string_value(json_object_get(job->payload, "order_id"));
@@ -401,13 +387,12 @@ static int job_ship(job_run_t *run, const job_t *job, void *ctx)
         jobs_fail(run, "payload without order_id");
         return JOB_DEAD;
     }
-    ship_ctx_t s = { order_id, app->cfg->fulfilment_carrier, app->cfg->demo_carrier_step * 1000LL, 0 };
-    int rc = db_tx(jobs_run_db(run), ship_tx, &s);
-    if (rc < 0) {
-        jobs_fail(run, "database error %d", rc);
+    int created = fulfil_create_shipments(c, order_id, app->cfg->fulfilment_carrier, app->cfg->demo_carrier_step * 1000LL);
+    if (created < 0) {
+        jobs_fail(run, "database error %d", created);
         return JOB_RETRY;
     }
-    if (s.created > 0) log_info("fulfil", "order %s: %d shipment(s) created", order_id, s.created);
+    if (created > 0) log_info("fulfil", "order %s: %d shipment(s) created", order_id, created);
     return JOB_OK;
 }
 
@@ -418,64 +403,47 @@ static const ship_status_t demo_steps[] = { SHIP_LABEL_CREATED, SHIP_IN_TRANSIT,
                                             SHIP_DELIVERED };
 static const char *const demo_places[] = { "Seller's warehouse", "Sorting centre", "Local depot", "Front door" };
 
-typedef struct demo_ctx {
-    const char *shipment_id;
-    int step;
-    int64_t step_ms;
-    int next; /* 1 when another step follows */
-} demo_ctx_t;
-
-static int demo_tx(db_conn_t *c, void *ctx)
-{
-    demo_ctx_t *d = ctx;
-    d->next = 0;
-    int rc;
-    db_stmt_t *st = db_query(c, &q_ship_carrier, &rc, "s", d->shipment_id);
-    if (!st) return rc;
-    bool demo = rc == DB_ROW && strcmp(db_col_text(st, 0), "demo") == 0;
-    int64_t status_at = rc == DB_ROW ? db_col_int(st, 1) : 0;
-    db_reset(st);
-    if (!demo || d->step < 1 || d->step > 4) return 0;
-    /* strictly after the previous step, even within one millisecond */
-    int64_t now = time_now_ms();
-    carrier_event_t ev = { .status = demo_steps[d->step - 1], .occurred_at = now > status_at ? now : status_at + 1 };
-    snprintf(ev.external_id, sizeof ev.external_id, "demo-%s-%d", d->shipment_id, d->step);
-    snprintf(ev.location, sizeof ev.location, "%s", demo_places[d->step - 1]);
-    /* a stable tracking number from the shipment id */
-    const char *body = strchr(d->shipment_id, '_');
-    snprintf(ev.tracking_number, sizeof ev.tracking_number, "DEMO-%.10s", body ? body + 1 : d->shipment_id);
-    for (char *p = ev.tracking_number; *p; p++)
-        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
-    fulfil_result_t res;
-    if ((rc = fulfil_apply_event(c, d->shipment_id, "demo", "carrier:demo", &ev, &res)) < 0) return rc;
-    if (res.applied && d->step < 4) {
-        if ((rc = enqueue_demo_step(c, d->shipment_id, d->step + 1, d->step_ms)) < 0) return rc;
-        d->next = 1;
-    }
-    return 0;
-}
-
-static int job_demo(job_run_t *run, const job_t *job, void *ctx)
+static int job_demo(db_conn_t *c, job_run_t *run, const job_t *job, void *ctx)
 {
     app_t *app = ctx;
-    demo_ctx_t d = { json_string_value(json_object_get(job->payload, "shipment_id")),
-                     (int)json_integer_value(json_object_get(job->payload, "step")),
-                     app->cfg->demo_carrier_step * 1000LL, 0 };
-    if (!d.shipment_id) {
+    const char *shipment_id = json_string_value(json_object_get(job->payload, "shipment_id"));
+    int step = (int)json_integer_value(json_object_get(job->payload, "step"));
+    if (!shipment_id) {
         jobs_fail(run, "payload without shipment_id");
         return JOB_DEAD;
     }
-    int rc = db_tx(jobs_run_db(run), demo_tx, &d);
+    int rc;
+    db_stmt_t *st = db_query(c, &q_ship_carrier, &rc, "s", shipment_id);
+    if (!st) {
+        jobs_fail(run, "database error %d", rc);
+        return JOB_RETRY;
+    }
+    bool demo = rc == DB_ROW && strcmp(db_col_text(st, 0), "demo") == 0;
+    int64_t status_at = rc == DB_ROW ? db_col_int(st, 1) : 0;
+    db_reset(st);
+    if (!demo || step < 1 || step > 4) return JOB_OK;
+    /* strictly after the previous step, even within one millisecond */
+    int64_t now = time_now_ms();
+    carrier_event_t ev = { .status = demo_steps[step - 1], .occurred_at = now > status_at ? now : status_at + 1 };
+    snprintf(ev.external_id, sizeof ev.external_id, "demo-%s-%d", shipment_id, step);
+    snprintf(ev.location, sizeof ev.location, "%s", demo_places[step - 1]);
+    /* a stable tracking number from the shipment id */
+    const char *body = strchr(shipment_id, '_');
+    snprintf(ev.tracking_number, sizeof ev.tracking_number, "DEMO-%.10s", body ? body + 1 : shipment_id);
+    for (char *p = ev.tracking_number; *p; p++)
+        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+    fulfil_result_t res;
+    if ((rc = fulfil_apply_event(c, shipment_id, "demo", "carrier:demo", &ev, &res)) >= 0 && res.applied && step < 4)
+        rc = enqueue_demo_step(c, shipment_id, step + 1, app->cfg->demo_carrier_step * 1000LL);
     if (rc < 0) {
         jobs_fail(run, "database error %d", rc);
         return JOB_RETRY;
     }
-    if (d.next && app->jobs) jobs_notify(app->jobs);
     return JOB_OK;
 }
 
 /* order.status_changed to "paid" -> one fulfilment.ship job per order. */
-static int consume(db_t *db, const event_t *ev, void *ctx)
+static int consume(db_conn_t *c, const event_t *ev, void *ctx)
 {
     (void)ctx;
     if (strcmp(ev->type, "order.status_changed") != 0) return 0;
@@ -487,9 +455,7 @@ static int consume(db_t *db, const event_t *ev, void *ctx)
         snprintf(key, sizeof key, "ship:%s", ev->subject);
         json_t *jp = json_pack("{s:s}", "order_id", ev->subject);
         jobq_opts_t o = { .unique_key = key, .max_attempts = 10 };
-        db_conn_t *c = db_acquire(db);
-        int64_t id = c ? jobq_enqueue(c, "fulfilment.ship", jp, &o) : DB_ENOCONN;
-        if (c) db_release(c);
+        int64_t id = jobq_enqueue(c, "fulfilment.ship", jp, &o);
         json_decref(jp);
         rc = id < 0 ? -1 : 0;
     }
@@ -499,7 +465,7 @@ static int consume(db_t *db, const event_t *ev, void *ctx)
 
 void fulfil_jobs(jobs_t *rt, struct app *app)
 {
-    jobs_register(rt, "fulfilment.ship", job_ship, app);
-    jobs_register(rt, "carrier.demo", job_demo, app);
+    jobs_register_tx(rt, "fulfilment.ship", job_ship, app);
+    jobs_register_tx(rt, "carrier.demo", job_demo, app);
     if (app->cfg->fulfilment_auto) jobs_consume_events(rt, "fulfilment", consume, app);
 }

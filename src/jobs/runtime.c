@@ -38,6 +38,9 @@
 #define MAX_HANDLERS 64
 #define MAX_SCHEDULES 64
 #define MAX_CONSUMERS 32
+/* events per consumer transaction, and batches per round */
+#define CONSUME_BATCH 200
+#define CONSUME_ROUNDS 10
 #define MAX_WATCHERS 32
 #define MAX_SWEEPS 8
 #define MAX_BATCH 256
@@ -46,6 +49,7 @@
 typedef struct handler {
     char *queue;
     job_handler_fn fn;
+    job_tx_handler_fn tx_fn; /* or this: runs inside the outcomes' transaction */
     void *ctx;
     uint64_t completed, failed, dead;
     metrics_hist_t duration;
@@ -62,6 +66,7 @@ typedef struct consumer {
     void *ctx;
     int64_t held_until; /* our lease on the cursor row, as we wrote it (0 = not ours) */
     int64_t last;       /* the cursor, valid while we hold the lease */
+    uint64_t consumed;  /* events handled by this process (metric) */
 } consumer_t;
 
 typedef struct watcher {
@@ -81,6 +86,7 @@ typedef struct claimed {
     char *error;
     int64_t retry_delay; /* -1: exponential backoff */
     int ran;
+    int in_tx; /* a transactional handler's job: runs in write_outcomes */
 } claimed_t;
 
 typedef struct worker {
@@ -196,6 +202,9 @@ DB_SQL(q_purge_events, "DELETE FROM events WHERE id IN (SELECT id FROM events WH
 DB_SQL(q_purge_events_nocons, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < $1"
                               " LIMIT 5000)");
 DB_SQL(q_cons_count, "SELECT COUNT(*) FROM event_consumers");
+/* events after each cursor: ids are dense enough (a gap is an id taken by
+ * a rolled-back append) for the difference to be the backlog */
+DB_SQL(q_cons_lag, "SELECT name, (SELECT COALESCE(MAX(id), 0) FROM events) - last_id FROM event_consumers ORDER BY name");
 
 /* ---------- helpers ---------- */
 
@@ -369,7 +378,15 @@ void jobs_register(jobs_t *rt, const char *queue, job_handler_fn fn, void *ctx)
         h->queue = xstrdup(queue);
     }
     h->fn = fn;
+    h->tx_fn = NULL;
     h->ctx = ctx;
+}
+
+void jobs_register_tx(jobs_t *rt, const char *queue, job_tx_handler_fn fn, void *ctx)
+{
+    jobs_register(rt, queue, NULL, ctx);
+    handler_t *h = find_handler(rt, queue);
+    if (h) h->tx_fn = fn;
 }
 
 int jobs_schedule(jobs_t *rt, const char *name, const char *expr, const char *queue, json_t *payload)
@@ -534,11 +551,13 @@ static int claim(jobs_t *rt, worker_t *w, db_conn_t *c, claimed_t *out)
     return n;
 }
 
-static void run_one(jobs_t *rt, worker_t *w, claimed_t *cj)
+/* Runs cj's handler; c is the transaction a transactional handler writes
+ * in (NULL for the others). */
+static void run_one(jobs_t *rt, worker_t *w, claimed_t *cj, db_conn_t *c)
 {
     handler_t *h = find_handler(rt, cj->queue);
     cj->ran = 1;
-    if (!h || !h->fn) {
+    if (!h || (!h->fn && !h->tx_fn)) {
         cj->result = JOB_RETRY;
         cj->error = xstrdup("no handler is registered for this queue in this process");
         cj->retry_delay = 10000;
@@ -570,7 +589,7 @@ static void run_one(jobs_t *rt, worker_t *w, claimed_t *cj)
     log_set_context(jobid, trace[0] ? trace : NULL);
     log_set_traceparent(cj->traceparent);
     int64_t t0 = time_mono_us();
-    int rc = h->fn(&run, &job, h->ctx);
+    int rc = c && h->tx_fn ? h->tx_fn(c, &run, &job, h->ctx) : h->fn ? h->fn(&run, &job, h->ctx) : JOB_RETRY;
     metrics_hist_observe_us(&h->duration, time_mono_us() - t0);
     log_set_context(NULL, NULL);
     log_set_traceparent(NULL);
@@ -618,9 +637,30 @@ typedef struct outcome_ctx {
     int n;
 } outcome_ctx_t;
 
+DB_SQL(q_job_savepoint, "SAVEPOINT job");
+DB_SQL(q_job_release, "RELEASE job");
+DB_SQL(q_job_rollback_to, "ROLLBACK TO job");
+
+/* A transactional handler's job, in its own savepoint: what it wrote is
+ * kept only when it succeeded, and commits with its completion. */
+static int run_in_tx(outcome_ctx_t *o, db_conn_t *c, claimed_t *j)
+{
+    free(j->error); /* this fn may run again after a busy retry */
+    j->error = NULL;
+    if (db_exec(c, &q_job_savepoint, "") < 0) return DB_ERR;
+    run_one(o->rt, o->w, j, c);
+    if (j->result == JOB_OK) return db_exec(c, &q_job_release, "") < 0 ? DB_ERR : 0;
+    return db_exec(c, &q_job_rollback_to, "") < 0 || db_exec(c, &q_job_release, "") < 0 ? DB_ERR : 0;
+}
+
 static int write_outcomes(db_conn_t *c, void *arg)
 {
     outcome_ctx_t *o = arg;
+    for (int i = 0; i < o->n; i++) {
+        if (!o->cj[i].in_tx) continue;
+        int rc = run_in_tx(o, c, &o->cj[i]);
+        if (rc < 0) return rc;
+    }
     int64_t now = time_now_ms();
     int pg = db_conn_kind(c) == DB_POSTGRES;
     char ids[MAX_BATCH * 21 + 4];
@@ -702,14 +742,18 @@ static void *worker_main(void *arg)
             continue;
         }
         idle_ms = 5;
+        int in_tx = 0;
         for (int i = 0; i < n; i++) {
             if (atomic_load(&rt->stopping)) break; /* drain: the rest are released */
-            run_one(rt, w, &cj[i]);
+            handler_t *h = find_handler(rt, cj[i].queue);
+            if (h && h->tx_fn) cj[i].in_tx = 1, in_tx++; /* runs with the outcomes */
+            else run_one(rt, w, &cj[i], NULL);
         }
         outcome_ctx_t o = { rt, w, cj, n };
         int rc = db_tx(rt->db, write_outcomes, &o);
         if (rc != 0) log_error("jobs", "could not record %d job outcomes (%d); their leases will expire", n, rc);
         else count_outcomes(rt, cj, n);
+        if (rc == 0 && in_tx) jobs_notify(rt); /* their writes may have enqueued jobs due now */
         claimed_free(cj, n);
     }
     free(cj);
@@ -882,6 +926,52 @@ static void copies_free(consume_ctx_t *cc)
     cc->n = 0;
 }
 
+/* One batch of a consumer's events in one write transaction: every event
+ * in its own savepoint (a fn that fails rolls back only its own writes and
+ * stops the batch before it), then the cursor, guarded by our lease, so the
+ * batch's effects and the cursor move together. */
+typedef struct consume_tx {
+    jobs_t *rt;
+    consumer_t *cons;
+    const event_copy_t *evs;
+    int n;
+    int64_t done;  /* the last event handled */
+    int handled;   /* events up to done */
+    int stopped;   /* a fn refused an event */
+    int lost;      /* the cursor's lease is not ours any more */
+} consume_tx_t;
+
+DB_SQL(q_ev_savepoint, "SAVEPOINT ev");
+DB_SQL(q_ev_release, "RELEASE ev");
+DB_SQL(q_ev_rollback_to, "ROLLBACK TO ev");
+
+static int consume_batch_tx(db_conn_t *c, void *arg)
+{
+    consume_tx_t *x = arg;
+    consumer_t *cons = x->cons;
+    /* db_tx may run this again after a busy retry */
+    x->done = cons->last, x->handled = 0, x->stopped = 0, x->lost = 0;
+    for (int k = 0; k < x->n && !x->stopped; k++) {
+        if (db_exec(c, &q_ev_savepoint, "") < 0) return DB_ERR;
+        if (cons->fn(c, &x->evs[k].ev, cons->ctx) == 0) {
+            if (db_exec(c, &q_ev_release, "") < 0) return DB_ERR;
+            x->done = x->evs[k].ev.id;
+            x->handled++;
+        } else {
+            if (db_exec(c, &q_ev_rollback_to, "") < 0 || db_exec(c, &q_ev_release, "") < 0) return DB_ERR;
+            x->stopped = 1;
+        }
+    }
+    if (x->done == cons->last) return 0;
+    int64_t got = db_exec(c, &q_cons_save, "sLLs", cons->name, x->done, time_now_ms(), x->rt->base_id);
+    if (got < 0) return (int)got;
+    if (got != 1) {
+        x->lost = 1;
+        return DB_ERR; /* nothing of the batch is kept: the cursor's new holder offers it again */
+    }
+    return 0;
+}
+
 static void run_consumers(jobs_t *rt, db_conn_t *c)
 {
     for (int i = 0; i < rt->nconsumers; i++) {
@@ -909,26 +999,20 @@ static void run_consumers(jobs_t *rt, db_conn_t *c)
             cons->last = rc == DB_ROW ? db_col_int(st, 0) : 0;
             db_reset(st);
         }
-        int64_t last = cons->last;
-        event_copy_t *evs = xmalloc(200 * sizeof *evs);
-        for (int round = 0; round < 10; round++) {
+        event_copy_t *evs = xmalloc(CONSUME_BATCH * sizeof *evs);
+        for (int round = 0; round < CONSUME_ROUNDS; round++) {
             consume_ctx_t cc = { evs, 0 };
-            int n = event_read(c, last, NULL, 200, copy_one, &cc);
-            int64_t done = last;
-            int stopped = 0;
-            for (int k = 0; k < cc.n && !stopped; k++) {
-                if (cons->fn(rt->db, &evs[k].ev, cons->ctx) != 0) stopped = 1;
-                else done = evs[k].ev.id;
-            }
+            int n = event_read(c, cons->last, NULL, CONSUME_BATCH, copy_one, &cc);
+            consume_tx_t x = { .rt = rt, .cons = cons, .evs = evs, .n = cc.n, .done = cons->last };
+            int rc = cc.n ? db_tx(rt->db, consume_batch_tx, &x) : 0;
             copies_free(&cc);
-            if (done != last) {
-                if (db_exec(c, &q_cons_save, "sLLs", cons->name, done, time_now_ms(), rt->base_id) != 1) {
-                    cons->held_until = 0; /* the lease went elsewhere (or the save failed): re-read next round */
-                    break;
-                }
-                last = cons->last = done;
+            if (rc == 0 && x.done != cons->last) {
+                cons->last = x.done;
+                metrics_add(&cons->consumed, (uint64_t)x.handled);
+                jobs_notify(rt); /* the batch may have enqueued jobs: do not wait for the workers' poll */
             }
-            if (n < 200 || stopped) break;
+            if (x.lost) cons->held_until = 0; /* re-read the cursor next round */
+            if (rc != 0 || x.stopped || x.lost || n < CONSUME_BATCH) break;
         }
         free(evs);
     }
@@ -1201,10 +1285,25 @@ static void render_jobs_metrics(buf_t *out, void *ctx)
     buf_printf(out, "mercato_jobs_lease_expired_total %llu\n", (unsigned long long)metrics_get(&rt->lease_expired));
     metrics_family(out, "mercato_job_schedules_fired_total", "counter", "Cron slots fired by this process.");
     buf_printf(out, "mercato_job_schedules_fired_total %llu\n", (unsigned long long)metrics_get(&rt->sched_fired));
-    metrics_family(out, "mercato_jobs", "gauge", "Jobs in the database by queue and live state (queue depth).");
+    metrics_family(out, "mercato_event_consumer_events_total", "counter",
+                   "Events handled by this process's shared event consumers, by consumer.");
+    for (int i = 0; i < rt->nconsumers; i++)
+        buf_printf(out, "mercato_event_consumer_events_total{consumer=\"%s\"} %llu\n", rt->consumers[i].name,
+                   (unsigned long long)metrics_get(&rt->consumers[i].consumed));
     db_conn_t *c = db_acquire(rt->db);
     if (!c) return;
     int rc;
+    metrics_family(out, "mercato_event_consumer_lag", "gauge",
+                   "Events in the log after a shared consumer's cursor (not yet handled), by consumer.");
+    db_stmt_t *lag = db_query(c, &q_cons_lag, &rc, "");
+    while (lag && rc == DB_ROW) {
+        int64_t behind = db_col_int(lag, 1); /* negative when the log was purged empty */
+        buf_printf(out, "mercato_event_consumer_lag{consumer=\"%s\"} %lld\n", db_col_text(lag, 0),
+                   (long long)(behind > 0 ? behind : 0));
+        rc = db_step(lag);
+    }
+    if (lag) db_reset(lag);
+    metrics_family(out, "mercato_jobs", "gauge", "Jobs in the database by queue and live state (queue depth).");
     db_stmt_t *st = db_query(c, &q_depth, &rc, "");
     while (st && rc == DB_ROW) {
         /* queue names come from code, but escape quotes anyway */

@@ -57,15 +57,28 @@ void jobs_free(jobs_t *rt);
 
 /* Registration (before jobs_start).  ctx is passed back to the handler. */
 void jobs_register(jobs_t *rt, const char *queue, job_handler_fn fn, void *ctx);
+/* A job whose whole effect is writes to the database: fn runs inside the
+ * transaction that records its batch's outcomes, in its own savepoint, with
+ * the connection c (it may run on another thread: use c, see db_tx).  Its
+ * writes commit together with its completion, so it takes effect exactly
+ * once; on any result but JOB_OK they are rolled back and the failure is
+ * recorded as for other handlers.  It saves a transaction per job, and the
+ * wait for it.  fn must not act outside the database. */
+typedef int (*job_tx_handler_fn)(db_conn_t *c, job_run_t *run, const job_t *job, void *ctx);
+void jobs_register_tx(jobs_t *rt, const char *queue, job_tx_handler_fn fn, void *ctx);
 /* A recurring job: 5-field cron expression in UTC.  -1 for a bad expression. */
 int jobs_schedule(jobs_t *rt, const char *name, const char *cron, const char *queue, json_t *payload);
-/* A shared event-log consumer: called in id order for every event, at least
- * once, by exactly one process at a time across all instances (the cursor
- * and a lease live in event_consumers).  fn returns 0 when the event is
- * handled; non-zero stops the batch and the event is offered again later.
- * Runs on the scheduler thread, so only in processes with workers.  The
- * batch is read (and copied) before fn runs, so fn may write with db. */
-typedef int (*event_consumer_fn)(db_t *db, const event_t *ev, void *ctx);
+/* A shared event-log consumer: called in id order for every event by
+ * exactly one process at a time across all instances (the cursor and a
+ * lease live in event_consumers).  Events come in batches of up to 200, each
+ * batch one write transaction that also moves the cursor, so what fn writes
+ * (through c, and only c: it may run on another thread, see db_tx) commits
+ * exactly when its event counts as handled.  fn returns 0 when the event is
+ * handled; non-zero rolls back that event's writes (each event runs in its
+ * own savepoint) and ends the batch before it: the event is offered again
+ * later.  fn must not act outside the database (enqueue a job for that).
+ * Runs on the scheduler thread, so only in processes with workers. */
+typedef int (*event_consumer_fn)(db_conn_t *c, const event_t *ev, void *ctx);
 void jobs_consume_events(jobs_t *rt, const char *name, event_consumer_fn fn, void *ctx);
 /* A local watcher: called in this process for every event committed after
  * start-up, in id order, within tens of milliseconds (in-process caches,

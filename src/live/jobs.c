@@ -6,10 +6,10 @@
 #include "live/live.h"
 #include "live/notify.h"
 
-static int consume(db_t *db, const event_t *ev, void *ctx)
+static int consume(db_conn_t *c, const event_t *ev, void *ctx)
 {
     app_t *app = ctx;
-    return notify_apply(db, ev, app->cfg->public_url, app->cfg->shop_name) < 0 ? 1 : 0;
+    return notify_apply(c, ev, app->cfg->public_url, app->cfg->shop_name) < 0 ? 1 : 0;
 }
 
 void live_jobs(jobs_t *rt, app_t *app)

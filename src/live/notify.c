@@ -117,9 +117,8 @@ typedef struct apply_ctx {
     const char *public_url, *shop;
 } apply_ctx_t;
 
-static int apply_tx(db_conn_t *c, void *arg)
+static int apply_notice(db_conn_t *c, const apply_ctx_t *a)
 {
-    apply_ctx_t *a = arg;
     const event_t *ev = a->ev;
     json_t *d = a->data;
     const char *order_id = str_field(d, "order_id");
@@ -206,7 +205,7 @@ static int apply_tx(db_conn_t *c, void *arg)
     return job < 0 ? (int)job : 0;
 }
 
-int notify_apply(db_t *db, const event_t *ev, const char *public_url, const char *shop)
+int notify_apply(db_conn_t *c, const event_t *ev, const char *public_url, const char *shop)
 {
     bool member = ev->owner && !strncmp(ev->owner, "usr_", 4);
     json_t *data = json_loads(ev->payload ? ev->payload : "{}", 0, NULL);
@@ -224,7 +223,7 @@ int notify_apply(db_t *db, const event_t *ev, const char *public_url, const char
     int rc = 0;
     if (n) {
         apply_ctx_t a = { ev, n, data, public_url, shop };
-        rc = db_tx(db, apply_tx, &a);
+        rc = apply_notice(c, &a);
         if (rc < 0) log_warn("notify", "event %lld (%s): %d; will retry", (long long)ev->id, ev->type, rc);
     }
     json_decref(data);

@@ -18,9 +18,10 @@
 #define NOTIFY_CONSUMER "notifications"
 
 /* The consumer: turns one event into a notification (and mail) when the
- * table maps it.  0 handled (or not relevant); negative DB error to retry.
- * public_url and shop are used in mail links; borrowed. */
-int notify_apply(db_t *db, const event_t *ev, const char *public_url, const char *shop);
+ * table maps it, writing with c inside the caller's transaction (the
+ * consumer's batch).  0 handled (or not relevant); negative DB error to
+ * retry.  public_url and shop are used in mail links; borrowed. */
+int notify_apply(db_conn_t *c, const event_t *ev, const char *public_url, const char *shop);
 
 /* The notification kind an event maps to, or NULL (for tests and docs). */
 const char *notify_kind_for(const char *type, json_t *data);

@@ -55,12 +55,6 @@ DB_SQL(q_delivery_insert,
        " next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)"
        " ON CONFLICT (endpoint_id, msg_id) DO NOTHING");
 
-typedef struct {
-    const event_t *ev;
-    char *body;
-    int enqueued;
-} consume_ctx_t;
-
 #define MATCH_MAX 256
 
 /* the ids of up to max enabled endpoints that want ev; their number, or a
@@ -76,30 +70,6 @@ static int matching(db_conn_t *c, const event_t *ev, char (*ids)[ID_MAX], int ma
     }
     db_reset(st);
     return rc < 0 ? rc : n;
-}
-
-static int consume_tx(db_conn_t *c, void *vctx)
-{
-    consume_ctx_t *cc = vctx;
-    cc->enqueued = 0; /* db_tx may run this again after a busy retry */
-    char ids[MATCH_MAX][ID_MAX];
-    int n = matching(c, cc->ev, ids, MATCH_MAX);
-    if (n < 0) return n;
-    char msg_id[32];
-    snprintf(msg_id, sizeof msg_id, "evt_%lld", (long long)cc->ev->id);
-    int64_t now = time_now_ms();
-    for (int i = 0; i < n; i++) {
-        char did[ID_MAX];
-        id_new(did, "whd");
-        int64_t ch = db_exec(c, &q_delivery_insert, "sssLssL", did, ids[i], msg_id, cc->ev->id, cc->ev->type, cc->body, now);
-        if (ch < 0) return (int)ch;
-        if (ch == 1) {
-            int64_t jid = webhook_delivery_enqueue(c, did);
-            if (jid < 0) return (int)jid;
-            cc->enqueued++;
-        }
-    }
-    return 0;
 }
 
 /* {"type", "timestamp", "data"}: data is the event's payload with the
@@ -119,28 +89,31 @@ static char *event_body(const event_t *ev)
     return s;
 }
 
-/* whether any enabled endpoint wants ev: a read, so that the common case
- * (no endpoint, or none for this type) costs no write transaction */
-static int any_match(db_t *db, const event_t *ev)
+/* The consumer, inside the batch's transaction: one delivery (and one job)
+ * per endpoint that wants the event; a replayed event inserts nothing. */
+int webhook_on_event(db_conn_t *c, const event_t *ev, void *ctx)
 {
-    db_conn_t *c = db_acquire(db);
-    if (!c) return -1;
-    char first[1][ID_MAX];
-    int n = matching(c, ev, first, 1);
-    db_release(c);
-    return n;
-}
-
-int webhook_on_event(db_t *db, const event_t *ev, void *ctx)
-{
-    app_t *app = ctx;
-    int m = any_match(db, ev);
-    if (m <= 0) return m; /* an endpoint added later starts after this event anyway */
-    consume_ctx_t cc = { ev, event_body(ev), 0 };
-    if (!cc.body) return -1;
-    int rc = db_tx(db, consume_tx, &cc);
-    free(cc.body);
-    if (rc == 0 && cc.enqueued && app && app->jobs) jobs_notify(app->jobs); /* do not wait for the next poll */
+    (void)ctx;
+    char ids[MATCH_MAX][ID_MAX];
+    int n = matching(c, ev, ids, MATCH_MAX);
+    if (n <= 0) return n; /* an endpoint added later starts after this event anyway */
+    char *body = event_body(ev);
+    if (!body) return -1;
+    char msg_id[32];
+    snprintf(msg_id, sizeof msg_id, "evt_%lld", (long long)ev->id);
+    int64_t now = time_now_ms();
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        char did[ID_MAX];
+        id_new(did, "whd");
+        int64_t ch = db_exec(c, &q_delivery_insert, "sssLssL", did, ids[i], msg_id, ev->id, ev->type, body, now);
+        if (ch < 0) rc = (int)ch;
+        else if (ch == 1) {
+            int64_t jid = webhook_delivery_enqueue(c, did);
+            if (jid < 0) rc = (int)jid;
+        }
+    }
+    free(body);
     if (rc != 0) log_warn("webhooks", "event %lld not turned into deliveries yet (%d)", (long long)ev->id, rc);
     return rc;
 }

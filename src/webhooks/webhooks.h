@@ -94,9 +94,10 @@ typedef struct webhook_input {
 int webhook_input_parse(json_t *body, int creating, int allow_private, webhook_input_t *out, json_t *errors);
 
 /* The event consumer: turns ev into deliveries for the matching enabled
- * endpoints and enqueues their jobs, in one transaction.  Idempotent.
- * 0 ok, non-zero on a database error (the event is offered again). */
-int webhook_on_event(db_t *db, const event_t *ev, void *ctx);
+ * endpoints and enqueues their jobs, with c inside the caller's transaction
+ * (the consumer's batch).  Idempotent.  0 ok, non-zero on a database error
+ * (the event is offered again). */
+int webhook_on_event(db_conn_t *c, const event_t *ev, void *ctx);
 
 /* Delivery settings (from the configuration; the defaults until set). */
 typedef struct webhook_settings {

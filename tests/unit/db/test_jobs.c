@@ -238,6 +238,52 @@ static void test_rolled_back_enqueue_never_runs(void **state)
     db_close(db);
 }
 
+/* A transactional handler's writes commit with its completion: the first
+ * attempt writes a row and fails, which rolls the row back; the second
+ * writes it and completes.  One row, two attempts, one error recorded. */
+static int h_tx(db_conn_t *c, job_run_t *run, const job_t *job, void *ctx)
+{
+    (void)ctx;
+    if (db_exec(c, &q_run, "LsL", job->id, "tx", time_now_ms()) != 1) return JOB_RETRY;
+    if (job->attempt == 1) {
+        jobs_fail(run, "attempt %d fails after writing", job->attempt);
+        return JOB_RETRY;
+    }
+    return JOB_OK;
+}
+
+static void test_tx_handler_writes_commit_with_completion(void **state)
+{
+    (void)state;
+    db_t *db = fresh();
+    db_conn_t *c = db_acquire(db);
+    jobq_opts_t jo = { .max_attempts = 3, .backoff_ms = 10 };
+    int64_t id = jobq_enqueue(c, "txjob", NULL, &jo);
+    assert_true(id > 0);
+    db_release(c);
+    jobs_opts_t o = { .workers = 1, .lease_ms = 30000, .poll_ms = 20, .worker_id = "tx" };
+    jobs_t *rt = jobs_new(db, &o);
+    jobs_register_tx(rt, "txjob", h_tx, NULL);
+    jobs_start(rt);
+    wait_for(db, "completed", 1, 10);
+    jobs_stop(rt, 5000);
+    jobs_free(rt);
+    c = db_acquire(db);
+    int rc;
+    db_stmt_t *st = db_query(c, &q_runs, &rc, "");
+    assert_int_equal(db_col_int(st, 0), 1);
+    db_reset(st);
+    st = db_query(c, &q_job, &rc, "L", id);
+    assert_int_equal(rc, DB_ROW);
+    assert_int_equal(db_col_int(st, 1), 2);
+    json_t *errs = json_loads(db_col_text(st, 2), 0, NULL);
+    db_reset(st);
+    db_release(c);
+    assert_int_equal(json_array_size(errs), 1);
+    json_decref(errs);
+    db_close(db);
+}
+
 static volatile int g_should_fail = 1;
 
 static int h_flaky(job_run_t *run, const job_t *job, void *ctx)
@@ -379,9 +425,9 @@ static pthread_mutex_t g_seen_mu = PTHREAD_MUTEX_INITIALIZER;
 static int64_t g_seen[32];
 static int g_nseen;
 
-static int c_record(db_t *db, const event_t *ev, void *ctx)
+static int c_record(db_conn_t *c, const event_t *ev, void *ctx)
 {
-    (void)db;
+    (void)c;
     (void)ctx;
     pthread_mutex_lock(&g_seen_mu);
     if (g_nseen < 32) g_seen[g_nseen++] = ev->id;
@@ -442,6 +488,58 @@ static void test_consumer_handover(void **state)
     for (int i = 5; i < 8; i++) assert_int_equal(g_seen[i], ids[i]);
     jobs_stop(b, 5000);
     jobs_free(b);
+    db_close(db);
+}
+
+/* A consumer's writes commit with its cursor, per event: an event the
+ * consumer refuses after writing leaves no row, the events before it are
+ * kept, and it is offered again (and then handled once). */
+static int64_t g_refuse = -1;
+
+static int c_write(db_conn_t *c, const event_t *ev, void *ctx)
+{
+    (void)ctx;
+    if (db_exec(c, &q_run, "LsL", ev->id, "consumer", time_now_ms()) != 1) return -1;
+    if (ev->id == __atomic_load_n(&g_refuse, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&g_refuse, -1, __ATOMIC_RELEASE); /* once */
+        return 1;
+    }
+    return 0;
+}
+
+DB_SQL(q_cursor, "SELECT last_id FROM event_consumers WHERE name = $1");
+
+static void test_consumer_writes_commit_with_cursor(void **state)
+{
+    (void)state;
+    db_t *db = fresh();
+    int64_t ids[5];
+    /* a consumer starts at the present: the events come after its start */
+    jobs_opts_t o = { .workers = 1, .lease_ms = 30000, .poll_ms = 20, .worker_id = "cw" };
+    jobs_t *rt = jobs_new(db, &o);
+    jobs_consume_events(rt, "writer", c_write, NULL);
+    jobs_start(rt);
+    usleep(100000);
+    db_conn_t *c = db_acquire(db);
+    assert_int_equal(db_begin(c), 0);
+    for (int i = 0; i < 5; i++) ids[i] = event_append(c, "test.happened", "subj_1", "test", NULL);
+    __atomic_store_n(&g_refuse, ids[2], __ATOMIC_RELEASE);
+    assert_int_equal(db_commit(c), 0);
+    db_release(c);
+    int64_t end = time_now_ms() + 10000;
+    while (scalar(db, &q_cursor, "s", "writer") < ids[4] && time_now_ms() < end) usleep(20000);
+    jobs_stop(rt, 5000);
+    jobs_free(rt);
+    assert_int_equal(scalar(db, &q_cursor, "s", "writer"), ids[4]);
+    assert_int_equal(__atomic_load_n(&g_refuse, __ATOMIC_ACQUIRE), -1); /* it was refused once */
+    c = db_acquire(db);
+    int rc;
+    db_stmt_t *st = db_query(c, &q_runs, &rc, "");
+    assert_int_equal(rc, DB_ROW);
+    assert_int_equal(db_col_int(st, 0), 5); /* the refused offer's row was rolled back */
+    assert_int_equal(db_col_int(st, 1), 5);
+    db_reset(st);
+    db_release(c);
     db_close(db);
 }
 
@@ -534,8 +632,10 @@ int main(void)
         cmocka_unit_test(test_unique_key),
         cmocka_unit_test(test_priorities_and_delayed),
         cmocka_unit_test(test_consumer_handover),
+        cmocka_unit_test(test_consumer_writes_commit_with_cursor),
         cmocka_unit_test(test_consumer_woken_by_other_process),
         cmocka_unit_test(test_rolled_back_enqueue_never_runs),
+        cmocka_unit_test(test_tx_handler_writes_commit_with_completion),
         cmocka_unit_test(test_backoff_to_dead_then_retry),
         cmocka_unit_test(test_killed_worker_job_runs_again),
         cmocka_unit_test(test_cron_fires_once_per_slot),

@@ -63,11 +63,15 @@ typedef struct {
     event_t ev;
 } offer_t;
 
+static int offer_tx(db_conn_t *c, void *p) { return webhook_on_event(c, &((offer_t *)p)->ev, NULL); }
+
+/* offers the event again and again, each time in its own transaction, as
+ * consumers of two instances (or one after a crash) might */
 static void *offer_thread(void *p)
 {
     offer_t *o = p;
     for (int i = 0; i < 5; i++)
-        if (webhook_on_event(o->db, &o->ev, NULL) != 0) return (void *)1;
+        if (db_tx(o->db, offer_tx, o) != 0) return (void *)1;
     return NULL;
 }
 
