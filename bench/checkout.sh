@@ -68,8 +68,9 @@ if [ "$BENCH_DB" = sqlite ]; then
                n/d, 100*h/d, n ? 1e6*h/n : 0, n ? 1e6*w/n : 0;
         printf "group commit            %d groups/s, %.1f db_tx per group\n", g/d, g ? t/g : 0 }'
     awk '/^mercato_db_checkpoint[a-z_]* / {v[$1]=$2}
-        END {printf "checkpoints             %d, %d pages, %.2f s, %d WAL restarts; ", v["mercato_db_checkpoints_total"],
-             v["mercato_db_checkpoint_pages_total"], v["mercato_db_checkpoint_seconds_total"], v["mercato_db_checkpoint_restarts_total"]}' "$TMP/metrics.after"
+        END {printf "checkpoints             %d, %d pages, %.2f s (%.2f s holding the write lock), %d WAL restarts; ",
+             v["mercato_db_checkpoints_total"], v["mercato_db_checkpoint_pages_total"], v["mercato_db_checkpoint_seconds_total"],
+             v["mercato_db_checkpoint_lock_seconds_total"], v["mercato_db_checkpoint_restarts_total"]}' "$TMP/metrics.after"
     echo "WAL now $(( $(stat -c %s "$TMP/bench.db-wal" 2>/dev/null || echo 0) / 1048576 )) MiB"
 fi
 # the work the orders left behind, by queue, when the load stops: shipments
@@ -79,5 +80,9 @@ fi
 awk '/^mercato_jobs\{/ && /state="queued"/ {
         q = $1; sub(/.*queue="/, "", q); sub(/".*/, "", q); printf "%s %s\n", q, $2 }' "$TMP/metrics.after" |
     awk '{ line = line sep $1 " " $2; sep = ", " } END { printf "jobs queued at the end   %s\n", line ? line : "none" }'
+# events the shared consumers (fulfilment, notifications, webhooks) have
+# not handled yet: near 0 when they keep up
+awk '/^mercato_event_consumer_lag\{/ { c = $1; sub(/.*consumer="/, "", c); sub(/".*/, "", c); line = line sep c " " $2; sep = ", " }
+    END { printf "events not consumed yet  %s\n", line ? line : "none" }' "$TMP/metrics.after"
 printf 'server RSS              %s MiB (VmHWM %s MiB)\n' \
     "$(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status)" "$(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$PID/status)"

@@ -927,6 +927,9 @@ static void render_db_metrics(buf_t *out, void *ctx)
         buf_printf(out, "mercato_db_checkpoint_pages_total %llu\n", (unsigned long long)metrics_get(&db->ckpt_frames));
         metrics_family(out, "mercato_db_checkpoint_seconds_total", "counter", "Time spent checkpointing.");
         buf_printf(out, "mercato_db_checkpoint_seconds_total %.6f\n", metrics_get(&db->ckpt_ns) / 1e9);
+        metrics_family(out, "mercato_db_checkpoint_lock_seconds_total", "counter",
+                       "Of the checkpoint time, the part holding the write lock (the last frames, waiting for readers).");
+        buf_printf(out, "mercato_db_checkpoint_lock_seconds_total %.6f\n", metrics_get(&db->ckpt_lock_ns) / 1e9);
         metrics_family(out, "mercato_db_checkpoint_restarts_total", "counter",
                        "Checkpoints after which the WAL starts again from its beginning (readers of older snapshots waited for).");
         buf_printf(out, "mercato_db_checkpoint_restarts_total %llu\n", (unsigned long long)metrics_get(&db->ckpt_restarts));

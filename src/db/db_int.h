@@ -84,6 +84,7 @@ struct db {
     uint64_t write_locks, write_wait_ns, write_held_ns; /* SQLite writer lock */
     uint64_t groups, grouped;                           /* group commits, db_tx calls in them */
     uint64_t ckpts, ckpt_frames, ckpt_ns, ckpt_restarts; /* background checkpoints */
+    uint64_t ckpt_lock_ns; /* of ckpt_ns, holding the write lock */
 };
 
 /* callers waiting for the next group commit (for tests) */

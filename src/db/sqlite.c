@@ -134,7 +134,9 @@ static void *ckpt_main(void *arg)
              * query makes this round give up, not the writers wait), so the
              * whole WAL is in the file and the next writer restarts it */
             db_write_lock(&k->conn);
+            uint64_t t1 = (uint64_t)time_mono_ns();
             rc = sqlite3_wal_checkpoint_v2(sq, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
+            __atomic_fetch_add(&db->ckpt_lock_ns, (uint64_t)time_mono_ns() - t1, __ATOMIC_RELAXED);
             db_write_unlock(&k->conn);
             if (rc == SQLITE_OK) __atomic_fetch_add(&db->ckpt_restarts, 1, __ATOMIC_RELAXED);
             pthread_mutex_lock(&k->mu);
