@@ -4,9 +4,8 @@
  *
  * FLOW
  * 1. An order becomes paid (event order.status_changed with to = "paid").
- *    The shared event consumer "fulfilment" enqueues one job
- *    fulfilment.ship per order (unique key ship:<order id>).
- * 2. The job, in one transaction: one shipment per seller of the order's
+ * 2. The shared event consumer "fulfilment", in its batch's transaction
+ *    (fulfilment.ship jobs of older versions do the same): one shipment per seller of the order's
  *    lines (status pending, carrier from --fulfilment-carrier), events
  *    shipment.created, the order paid -> fulfilling, and for the built-in
  *    demo carrier the first carrier.demo job.
