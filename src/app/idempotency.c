@@ -19,7 +19,10 @@
 typedef struct idem_state {
     char scope[80];
     char key[IDEM_KEY_MAX + 3];
-    int saved; /* the handler stored its response in its transaction */
+    char fp[65];
+    int saved;    /* the handler stored its response in its transaction */
+    int in_tx;    /* not claimed yet: the handler claims it in its transaction (idem_claim) */
+    int answered; /* idem_answer_taken() answered: store nothing */
 } idem_state_t;
 
 DB_SQL(q_claim, "INSERT INTO idempotency_keys (scope, key, method, path, fingerprint, state, locked_until, created_at)"
@@ -31,6 +34,13 @@ DB_SQL(q_takeover, "UPDATE idempotency_keys SET locked_until = $3 WHERE scope = 
 DB_SQL(q_save, "UPDATE idempotency_keys SET state = 'done', status = $3, content_type = $4, body = $5"
                " WHERE scope = $1 AND key = $2 AND state = 'in_flight'");
 DB_SQL(q_release, "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in_flight'");
+/* an answer of a route that claims in its transaction, when that
+ * transaction did not store one (it rolled back, claim and all) */
+DB_SQL(q_store, "INSERT INTO idempotency_keys (scope, key, method, path, fingerprint, state, status, content_type, body,"
+                " locked_until, created_at) VALUES ($1, $2, $3, $4, $5, 'done', $6, $7, $8, $9, $9)"
+                " ON CONFLICT (scope, key) DO UPDATE SET state = 'done', status = excluded.status,"
+                " content_type = excluded.content_type, body = excluded.body"
+                " WHERE idempotency_keys.state = 'in_flight'");
 DB_SQL(q_purge, "DELETE FROM idempotency_keys WHERE created_at < $1");
 
 static void fingerprint(http_req_t *req, char out[65])
@@ -82,18 +92,73 @@ static int valid_key(const char *k)
 /* the claim is a write of its own, committed with others (db_tx groups) */
 typedef struct {
     const idem_state_t *st;
-    const char *method, *path, *fp;
+    const char *method, *path;
     int64_t now, claimed;
 } claim_t;
+
+static int64_t claim_row(db_conn_t *c, const idem_state_t *st, const char *method, const char *path, int64_t now)
+{
+    return db_exec(c, &q_claim, "sssssLL", st->scope, st->key, method, path, st->fp, now + IDEM_LEASE_MS, now);
+}
 
 static int claim_tx(db_conn_t *c, void *ctx)
 {
     claim_t *cl = ctx;
-    int64_t n = db_exec(c, &q_claim, "sssssLL", cl->st->scope, cl->st->key, cl->method, cl->path, cl->fp,
-                        cl->now + IDEM_LEASE_MS, cl->now);
+    int64_t n = claim_row(c, cl->st, cl->method, cl->path, cl->now);
     if (n < 0) return (int)n;
     cl->claimed = n;
     return 0;
+}
+
+#define EXISTING_NONE 0     /* no row for the key */
+#define EXISTING_ANSWERED 1 /* replayed, or refused (422, 409, 503) */
+#define EXISTING_TAKEN 2    /* an expired claim is ours now: run the request */
+
+/* The key's row decides: the stored answer again, 422 for another request,
+ * 409 while in flight — or, when allowed, taking over a claim whose request
+ * died before committing. */
+static int answer_existing(http_req_t *req, db_conn_t *c, const idem_state_t *st, int64_t now, int may_take_over)
+{
+    int rc;
+    db_stmt_t *s = db_query(c, &q_get, &rc, "ss", st->scope, st->key);
+    if (!s) {
+        http_respond_problem(req, 503, "unavailable", "Service Unavailable", "The idempotency store is unavailable.");
+        return EXISTING_ANSWERED;
+    }
+    if (rc != DB_ROW) {
+        db_reset(s);
+        return EXISTING_NONE;
+    }
+    int same = strcmp(db_col_text(s, 0), st->fp) == 0;
+    int done = strcmp(db_col_text(s, 1), "done") == 0;
+    int64_t locked_until = db_col_int(s, 5);
+    if (!same) {
+        db_reset(s);
+        http_respond_problem(req, 422, "idempotency-key-reused", "Idempotency-Key Reused",
+                             "This Idempotency-Key was already used for a different request (method, path or body).");
+        return EXISTING_ANSWERED;
+    }
+    if (done) {
+        int status = (int)db_col_int(s, 2);
+        const char *ct = db_col_text(s, 3);
+        const char *body = db_col_text(s, 4);
+        size_t bl = db_col_len(s, 4);
+        http_set_header(req, "Idempotent-Replayed", "true");
+        if (body && bl)
+            http_respond_bytes(req, status, ct, body, bl);
+        else
+            http_respond_empty(req, status);
+        db_reset(s);
+        return EXISTING_ANSWERED;
+    }
+    db_reset(s);
+    if (may_take_over && locked_until < now &&
+        db_exec(c, &q_takeover, "ssLL", st->scope, st->key, now + IDEM_LEASE_MS, now) == 1)
+        return EXISTING_TAKEN; /* the first request died before committing: run it now */
+    http_set_header(req, "Retry-After", "1");
+    http_respond_problem(req, 409, "idempotency-key-in-use", "Conflict",
+                         "A request with this Idempotency-Key is still being processed; retry shortly.");
+    return EXISTING_ANSWERED;
 }
 
 int idem_pre(http_req_t *req, int flags)
@@ -123,8 +188,7 @@ int idem_pre(http_req_t *req, int flags)
     idem_state_t *st = arena_calloc(http_arena(req), sizeof *st);
     scope_of(req, st->scope, sizeof st->scope);
     snprintf(st->key, sizeof st->key, "%s", key);
-    char fp[65];
-    fingerprint(req, fp);
+    fingerprint(req, st->fp);
     app_t *app = http_app(req);
     db_conn_t *c = db_acquire(app->db);
     if (!c) {
@@ -134,7 +198,17 @@ int idem_pre(http_req_t *req, int flags)
     }
     int64_t now = time_now_ms();
     int ret = 1;
-    claim_t cl = { st, http_method_name(http_method(req)), http_path(req), fp, now, 0 };
+    if (flags & HTTP_ROUTE_IDEM_IN_TX) {
+        /* a read only: the handler's transaction writes the claim */
+        int e = answer_existing(req, c, st, now, 1);
+        if (e != EXISTING_ANSWERED) {
+            st->in_tx = e == EXISTING_NONE; /* a taken-over claim is already ours */
+            http_set_slot(req, SLOT_IDEM, st);
+            ret = 0;
+        }
+        goto out;
+    }
+    claim_t cl = { st, http_method_name(http_method(req)), http_path(req), now, 0 };
     int64_t n = db_tx(app->db, claim_tx, &cl);
     if (n == 0) n = cl.claimed;
     if (n == 1) {
@@ -146,51 +220,44 @@ int idem_pre(http_req_t *req, int flags)
         http_respond_problem(req, 503, "unavailable", "Service Unavailable", "The idempotency store is unavailable.");
         goto out;
     }
-    int rc;
-    db_stmt_t *s = db_query(c, &q_get, &rc, "ss", st->scope, st->key);
-    if (!s || rc != DB_ROW) {
-        if (s) db_reset(s);
+    int e = answer_existing(req, c, st, now, 1);
+    if (e == EXISTING_TAKEN) {
+        http_set_slot(req, SLOT_IDEM, st);
+        ret = 0;
+    } else if (e == EXISTING_NONE) {
         /* the row vanished between the claim and the read (purged): try once more later */
         http_set_header(req, "Retry-After", "1");
         http_respond_problem(req, 409, "idempotency-key-in-use", "Conflict",
                              "A request with this Idempotency-Key is being processed; retry shortly.");
-        goto out;
     }
-    int same = strcmp(db_col_text(s, 0), fp) == 0;
-    int done = strcmp(db_col_text(s, 1), "done") == 0;
-    int64_t locked_until = db_col_int(s, 5);
-    if (!same) {
-        db_reset(s);
-        http_respond_problem(req, 422, "idempotency-key-reused", "Idempotency-Key Reused",
-                             "This Idempotency-Key was already used for a different request (method, path or body).");
-        goto out;
-    }
-    if (done) {
-        int status = (int)db_col_int(s, 2);
-        const char *ct = db_col_text(s, 3);
-        const char *body = db_col_text(s, 4);
-        size_t bl = db_col_len(s, 4);
-        http_set_header(req, "Idempotent-Replayed", "true");
-        if (body && bl)
-            http_respond_bytes(req, status, ct, body, bl);
-        else
-            http_respond_empty(req, status);
-        db_reset(s);
-        goto out;
-    }
-    db_reset(s);
-    if (locked_until < now && db_exec(c, &q_takeover, "ssLL", st->scope, st->key, now + IDEM_LEASE_MS, now) == 1) {
-        /* the first request died before committing: run it now */
-        http_set_slot(req, SLOT_IDEM, st);
-        ret = 0;
-        goto out;
-    }
-    http_set_header(req, "Retry-After", "1");
-    http_respond_problem(req, 409, "idempotency-key-in-use", "Conflict",
-                         "A request with this Idempotency-Key is still being processed; retry shortly.");
 out:
     db_release(c);
     return ret;
+}
+
+int idem_claim(db_conn_t *c, http_req_t *req)
+{
+    idem_state_t *st = http_slot(req, SLOT_IDEM);
+    if (!st || !st->in_tx) return 0;
+    int64_t n = claim_row(c, st, http_method_name(http_method(req)), http_path(req), time_now_ms());
+    if (n < 0) return (int)n;
+    return n == 1 ? 0 : IDEM_TAKEN;
+}
+
+void idem_answer_taken(http_req_t *req)
+{
+    idem_state_t *st = http_slot(req, SLOT_IDEM);
+    app_t *app = http_app(req);
+    db_conn_t *c = st ? db_acquire(app->db) : NULL;
+    if (st) st->answered = 1;
+    /* no takeover here: the other request's claim is fresh */
+    if (!c || answer_existing(req, c, st, time_now_ms(), 0) == EXISTING_NONE) {
+        /* its transaction rolled back after ours saw the claim: a retry runs it */
+        http_set_header(req, "Retry-After", "1");
+        http_respond_problem(req, 409, "idempotency-key-in-use", "Conflict",
+                             "A request with this Idempotency-Key is being processed; retry shortly.");
+    }
+    if (c) db_release(c);
 }
 
 int idem_save(db_conn_t *c, http_req_t *req, int status, const char *ctype, const char *body)
@@ -207,11 +274,25 @@ void idem_post(http_req_t *req, int flags)
 {
     (void)flags;
     idem_state_t *st = http_slot(req, SLOT_IDEM);
-    if (!st || st->saved) return;
+    if (!st || st->saved || st->answered) return;
     app_t *app = http_app(req);
+    int status = http_status(req);
+    if (st->in_tx && status >= 500) return; /* the claim rolled back with the handler's transaction */
     db_conn_t *c = db_acquire(app->db);
     if (!c) return; /* the claim expires; a retry runs the request again */
-    int status = http_status(req);
+    if (st->in_tx) {
+        /* the handler answered without storing (a refusal: its transaction,
+         * claim and all, rolled back): store the answer as a first claim */
+        size_t len;
+        const char *ct;
+        const char *body = http_response_body(req, &len, &ct);
+        char *copy = body ? arena_strndup(http_arena(req), body, len) : NULL;
+        if (db_exec(c, &q_store, "sssssissL", st->scope, st->key, http_method_name(http_method(req)), http_path(req),
+                    st->fp, status, ct, copy, time_now_ms()) < 0)
+            log_error("idempotency", "could not store the response for a key: %s", db_errmsg(c));
+        db_release(c);
+        return;
+    }
     if (status >= 500) {
         db_exec(c, &q_release, "ss", st->scope, st->key);
     } else {

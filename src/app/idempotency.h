@@ -12,7 +12,12 @@
  * 24 hours (purged after 48 by a recurring job).  5xx answers are not
  * stored, so a retry runs again.
  *
- * Exactly-once: a claim row is committed before the handler runs.  Handlers
+ * Exactly-once: a claim row is committed before the handler runs — or,
+ * for routes flagged HTTP_ROUTE_IDEM_IN_TX, written first thing in the
+ * handler's own transaction (idem_claim), which saves a transaction and its
+ * wait per request: a concurrent duplicate then finds the key answered (or
+ * waits for the first transaction, on PostgreSQL) instead of in flight, and
+ * a claim never outlives its request.  Handlers
  * whose effect must not be repeated (orders, payments) store their response
  * inside their own transaction with idem_save(), so "order created" and
  * "key answered" commit together.  A claim whose request crashed before
@@ -38,6 +43,18 @@ void idem_post(http_req_t *req, int route_flags);
  * (call inside the handler's transaction, then send exactly these bytes).
  * No-op (0) when the request carries no key.  <0 on database error. */
 int idem_save(db_conn_t *c, http_req_t *req, int status, const char *content_type, const char *body);
+
+/* For routes flagged HTTP_ROUTE_IDEM_IN_TX: call first in the handler's
+ * transaction fn.  0: the key is this request's now (or the request has
+ * none) — go on, and idem_save() the answer in the same transaction.
+ * IDEM_TAKEN: another request claimed the key meanwhile — return it from
+ * the fn (nothing written) and answer with idem_answer_taken() after the
+ * transaction.  <0 on database error. */
+#define IDEM_TAKEN 0x1de
+int idem_claim(db_conn_t *c, http_req_t *req);
+/* After a transaction fn returned IDEM_TAKEN: answers as a retry with the
+ * key would be (the stored answer, 422, or 409 while in flight). */
+void idem_answer_taken(http_req_t *req);
 
 /* Registers the purge job (recurring). */
 void idem_jobs(jobs_t *rt);

@@ -28,6 +28,8 @@
 #define HTTP_ROUTE_IDEM_REQUIRED 0x400 /* ... and requires it (400 without) */
 #define HTTP_ROUTE_INLINE 0x800     /* a write that never waits (no database): runs on the
                                        event loop, not a handler thread */
+#define HTTP_ROUTE_IDEM_IN_TX 0x1000 /* the handler claims the key in its own transaction
+                                        (idem_claim, see app/idempotency.h) */
 
 typedef struct http_server_opts {
     const char *host;          /* listen address, e.g. "127.0.0.1" */

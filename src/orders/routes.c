@@ -10,7 +10,9 @@
  * Writes run in one db_tx each; POST /v1/orders and POST
  * /v1/orders/{id}/payments store their Idempotency-Key answer with
  * idem_save() inside that transaction, so "order created" and "key
- * answered" commit together or not at all.
+ * answered" commit together or not at all.  POST /v1/orders also claims
+ * its key there (idem_claim, HTTP_ROUTE_IDEM_IN_TX): one transaction per
+ * checkout, not a claim's and then the order's.
  */
 #include "orders/orders.h"
 
@@ -494,7 +496,9 @@ static int checkout_tx(db_conn_t *c, void *vctx)
     json_decref(op->res.short_lines);
     free(op->body);
     op->body = NULL;
-    int rc = order_checkout(c, &op->in, op->who.user_id, op->cart_token, op->ttl_ms, &op->res);
+    int rc = idem_claim(c, op->req); /* the key first: a duplicate changes nothing */
+    if (rc != 0) return rc;
+    rc = order_checkout(c, &op->in, op->who.user_id, op->cart_token, op->ttl_ms, &op->res);
     if (rc != 0) return rc;
     json_t *o = order_render(c, op->res.order_id, NULL);
     if (!o) return DB_ERR;
@@ -524,6 +528,7 @@ static void create_order(http_req_t *req)
         http_respond_bytes(req, 201, "application/json", op.body, strlen(op.body));
         break;
     }
+    case IDEM_TAKEN: idem_answer_taken(req); break;
     case ORDER_E_NOT_FOUND:
         not_found(req, "No such cart, or not yours (send X-Cart-Token for an anonymous cart).");
         break;
@@ -840,7 +845,7 @@ void orders_routes(router_t *r)
     router_add(r, HTTP_POST, "/v1/inventory/{variant_id}/adjustments", adjust_inventory,
                AUTH_SELLER | HTTP_ROUTE_IDEMPOTENT);
     router_add(r, HTTP_POST, "/v1/inventory/availability", availability, AUTH_PUBLIC);
-    router_add(r, HTTP_POST, "/v1/orders", create_order, AUTH_PUBLIC | HTTP_ROUTE_IDEM_REQUIRED);
+    router_add(r, HTTP_POST, "/v1/orders", create_order, AUTH_PUBLIC | HTTP_ROUTE_IDEM_REQUIRED | HTTP_ROUTE_IDEM_IN_TX);
     router_add(r, HTTP_GET, "/v1/orders", list_my_orders, AUTH_USER);
     router_add(r, HTTP_GET, "/v1/orders/{id}", get_order, AUTH_PUBLIC);
     router_add(r, HTTP_GET, "/v1/orders/{id}/events", order_timeline, AUTH_PUBLIC);
