@@ -512,6 +512,7 @@ int main(int argc, char **argv)
         return 2;
     }
     sched_batch_enable(cfg.sched_batch);
+    sched_writer_rt_enable(cfg.sched_writer_rt);
     int rc;
     if (!strcmp(cmd, "serve")) rc = cmd_serve(&cfg, nrest, rest);
     else if (!strcmp(cmd, "migrate")) rc = cmd_migrate(&cfg, nrest, rest);

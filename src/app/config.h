@@ -46,6 +46,8 @@
     X(log_level, "log-level", "MERCATO_LOG_LEVEL", STR, "info", 0, 0, 0, "debug, info, warn or error")        \
     X(sched_batch, "sched-batch", "MERCATO_SCHED_BATCH", BOOL, "true", 0, 1, 0,                                \
       "handler and job threads under SCHED_BATCH (do not preempt the SQLite writer when woken)")                \
+    X(sched_writer_rt, "sched-writer-rt", "MERCATO_SCHED_WRITER_RT", BOOL, "false", 0, 1, 0,                    \
+      "the SQLite writer runs as a real-time thread (SCHED_FIFO 1) while it leads a commit; needs CAP_SYS_NICE") \
     X(access_log, "access-log", "MERCATO_ACCESS_LOG", BOOL, "true", 0, 1, 0, "one JSON line per request")      \
     X(workers, "workers", "MERCATO_WORKERS", INT, "2", 0, 256, 0, "job worker threads inside serve (0 = none)") \
     X(job_batch, "job-batch", "MERCATO_JOB_BATCH", INT, "32", 1, 256, 0, "jobs claimed per worker round trip")  \
