@@ -967,7 +967,7 @@ static int consume_batch_tx(db_conn_t *c, void *arg)
     if (got < 0) return (int)got;
     if (got != 1) {
         x->lost = 1;
-        return DB_ERR; /* nothing of the batch is kept: the cursor's new holder offers it again */
+        return 1; /* roll back (not a database error): the cursor's new holder offers the batch again */
     }
     return 0;
 }
