@@ -72,6 +72,12 @@ if [ "$BENCH_DB" = sqlite ]; then
              v["mercato_db_checkpoints_total"], v["mercato_db_checkpoint_pages_total"], v["mercato_db_checkpoint_seconds_total"],
              v["mercato_db_checkpoint_lock_seconds_total"], v["mercato_db_checkpoint_restarts_total"]}' "$TMP/metrics.after"
     echo "WAL now $(( $(stat -c %s "$TMP/bench.db-wal" 2>/dev/null || echo 0) / 1048576 )) MiB"
+    # WAL bytes per completed order (the orders' own writes and the
+    # background work they caused in the run): a steadier measure of the
+    # write volume than orders/s
+    walb() { awk '/^mercato_db_wal_written_bytes_total / {print $2}' "$1"; }
+    awk -v b0="$(walb "$TMP/metrics.before")" -v b1="$(walb "$TMP/metrics.after")" '/^completed \(paid\) orders/ { n = $4 }
+        END { if (n && b1 != "") printf "WAL written             %.1f KiB per order (%.1f pages)\n", (b1 - b0) / n / 1024, (b1 - b0) / n / 4120 }' "$TMP/bench.out"
 fi
 # the work the orders left behind, by queue, when the load stops: shipments
 # to create and mails to send should be near 0 (the workers keep up);

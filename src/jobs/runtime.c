@@ -197,10 +197,15 @@ DB_SQL(q_depth, "SELECT queue, state, COUNT(*) FROM jobs WHERE state IN ('queued
                 " GROUP BY queue, state");
 DB_SQL(q_purge_jobs, "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN ('completed', 'discarded')"
                      " AND finished_at < $1 LIMIT 5000)");
-DB_SQL(q_purge_events, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < $1"
-                       " AND id <= (SELECT COALESCE(MIN(last_id), 0) FROM event_consumers) LIMIT 5000)");
-DB_SQL(q_purge_events_nocons, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < $1"
-                              " LIMIT 5000)");
+/* the log's oldest rows, by id (ids grow with time), older than the cutoff
+ * and consumed: no index on created_at, which every event would write
+ * (migration 0015); a young row among the oldest (clocks of two instances)
+ * is skipped, and a batch of only young rows means nothing older is left */
+DB_SQL(q_purge_events, "DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, created_at FROM events"
+                       " WHERE id <= (SELECT COALESCE(MIN(last_id), 0) FROM event_consumers) ORDER BY id LIMIT 5000)"
+                       " AS oldest WHERE created_at < $1)");
+DB_SQL(q_purge_events_nocons, "DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, created_at FROM events"
+                              " ORDER BY id LIMIT 5000) AS oldest WHERE created_at < $1)");
 DB_SQL(q_cons_count, "SELECT COUNT(*) FROM event_consumers");
 /* events after each cursor: ids are dense enough (a gap is an id taken by
  * a rolled-back append) for the difference to be the backlog */

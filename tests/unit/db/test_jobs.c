@@ -543,6 +543,66 @@ static void test_consumer_writes_commit_with_cursor(void **state)
     db_close(db);
 }
 
+/* The purge removes events that are past the retention and consumed by
+ * every shared consumer (oldest first, by id), nothing younger and nothing
+ * a consumer has not reached; without consumers, everything past the
+ * retention. */
+DB_SQL(q_age_event, "UPDATE events SET created_at = 1000 WHERE id = $1");
+DB_SQL(q_set_cursor, "INSERT INTO event_consumers (name, last_id, updated_at) VALUES ('reader', $1, 0)");
+DB_SQL(q_drop_cursors, "DELETE FROM event_consumers");
+DB_SQL(q_events_left, "SELECT COUNT(*), MIN(id) FROM events WHERE id >= $1");
+DB_SQL(q_purges_done, "SELECT COUNT(*) FROM jobs WHERE queue = 'system.purge' AND state = $1");
+
+static void run_purge(db_t *db)
+{
+    db_conn_t *c = db_acquire(db);
+    assert_true(jobq_enqueue(c, "system.purge", NULL, NULL) > 0);
+    db_release(c);
+    jobs_opts_t o = { .workers = 1, .lease_ms = 30000, .poll_ms = 20, .worker_id = "pg", .retention_ms = 60000 };
+    jobs_t *rt = jobs_new(db, &o);
+    jobs_start(rt);
+    int64_t end = time_now_ms() + 10000;
+    while (scalar(db, &q_purges_done, "s", "completed") < 1 && time_now_ms() < end) usleep(20000);
+    jobs_stop(rt, 5000);
+    jobs_free(rt);
+    assert_int_equal(scalar(db, &q_purges_done, "s", "completed"), 1);
+    c = db_acquire(db);
+    assert_int_equal(db_exec_script(c, "DELETE FROM jobs"), 0);
+    db_release(c);
+}
+
+static void events_left(db_t *db, int64_t from, int64_t want_n, int64_t want_min)
+{
+    db_conn_t *c = db_acquire(db);
+    int rc;
+    db_stmt_t *st = db_query(c, &q_events_left, &rc, "L", from);
+    assert_int_equal(rc, DB_ROW);
+    assert_int_equal(db_col_int(st, 0), want_n);
+    assert_int_equal(db_col_int(st, 1), want_min);
+    db_reset(st);
+    db_release(c);
+}
+
+static void test_purge_consumed_old_events(void **state)
+{
+    (void)state;
+    db_t *db = fresh();
+    int64_t ids[6];
+    append_events(db, 6, ids);
+    db_conn_t *c = db_acquire(db);
+    for (int i = 0; i < 5; i++) assert_int_equal(db_exec(c, &q_age_event, "L", ids[i]), 1);
+    assert_int_equal(db_exec(c, &q_set_cursor, "L", ids[2]), 1); /* consumed through the third */
+    db_release(c);
+    run_purge(db);
+    events_left(db, ids[0], 3, ids[3]); /* old but not consumed, and the young one, stay */
+    c = db_acquire(db);
+    assert_int_equal(db_exec(c, &q_drop_cursors, ""), 1);
+    db_release(c);
+    run_purge(db);
+    events_left(db, ids[0], 1, ids[5]); /* no consumers: only the retention counts */
+    db_close(db);
+}
+
 /* PostgreSQL: an event committed by another process wakes this process's
  * consumers through LISTEN/NOTIFY; with the consumers' own round set to a
  * minute, only the notification can deliver it within the test's 10 s. */
@@ -633,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_priorities_and_delayed),
         cmocka_unit_test(test_consumer_handover),
         cmocka_unit_test(test_consumer_writes_commit_with_cursor),
+        cmocka_unit_test(test_purge_consumed_old_events),
         cmocka_unit_test(test_consumer_woken_by_other_process),
         cmocka_unit_test(test_rolled_back_enqueue_never_runs),
         cmocka_unit_test(test_tx_handler_writes_commit_with_completion),
