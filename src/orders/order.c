@@ -216,10 +216,15 @@ void order_number_new(char out[ORDER_NUMBER_MAX], int64_t now_ms)
     time_t t = (time_t)(now_ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    unsigned char r[5];
+    /* 40 bits: the millisecond of the day (27 bits), then 13 random bits.
+     * Numbers of one day sort by time, so the unique index on them takes
+     * each new one at its right edge (one page per commit) instead of a
+     * random leaf per order; two orders in one millisecond share the time
+     * bits, and the insert draws again when the random bits collide too. */
+    unsigned char r[2];
     randombytes_buf(r, sizeof r);
-    uint64_t bits = 0;
-    for (int i = 0; i < 5; i++) bits = bits << 8 | r[i];
+    uint64_t ms_of_day = (uint64_t)(now_ms % 86400000LL);
+    uint64_t bits = ms_of_day << 13 | (((uint64_t)r[0] << 8 | r[1]) & 0x1fff);
     char tail[9];
     for (int i = 7; i >= 0; i--) {
         tail[i] = crock[bits & 31];
@@ -243,7 +248,8 @@ DB_SQL(q_cart_lines, "SELECT ci.variant_id, ci.quantity, v.sku, v.title, v.price
 DB_SQL(q_order_insert,
        "INSERT INTO orders (id, number, customer_id, guest_token_hash, email, cart_id, region, currency, status,"
        " subtotal, shipping, tax, total, shipping_address, reserved_until, created_at, updated_at)"
-       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending_payment', $9, $10, $11, $12, $13, $14, $15, $15)");
+       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending_payment', $9, $10, $11, $12, $13, $14, $15, $15)"
+       " ON CONFLICT (number) DO NOTHING");
 DB_SQL(q_line_insert, "INSERT INTO order_lines (id, order_id, position, variant_id, product_id, seller_id, sku, title,"
                       " quantity, unit_price, line_total) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
 DB_SQL(q_resv_insert, "INSERT INTO reservations (order_id, variant_id, quantity, state, expires_at, updated_at)"
@@ -376,7 +382,6 @@ int order_checkout(db_conn_t *c, const checkout_input_t *in, const char *user_id
     }
     id_new(out->order_id, "ord");
     char number[ORDER_NUMBER_MAX];
-    order_number_new(number, now);
     char th[65];
     const char *thp = NULL;
     if (!user_id) {
@@ -386,9 +391,14 @@ int order_checkout(db_conn_t *c, const checkout_input_t *in, const char *user_id
     }
     char *addr = json_dumps(in->address, JSON_COMPACT | JSON_SORT_KEYS);
     int64_t until = now + ttl_ms;
-    n = db_exec(c, &q_order_insert, "ssssssssLLLLsLL", out->order_id, number, user_id, thp, email, cart.id,
-                cart.region, cart.currency, t.subtotal, t.shipping, t.tax, t.total, addr, until, now);
+    n = 0;
+    for (int draw = 0; draw < 16 && n == 0; draw++) { /* 0: the number was taken (same ms, same random bits) */
+        order_number_new(number, now);
+        n = db_exec(c, &q_order_insert, "ssssssssLLLLsLL", out->order_id, number, user_id, thp, email, cart.id,
+                    cart.region, cart.currency, t.subtotal, t.shipping, t.tax, t.total, addr, until, now);
+    }
     free(addr);
+    if (n == 0) n = DB_ERR; /* 16 draws of 8,192 all taken: not by chance */
     if (n < 0) {
         ret = (int)n;
         goto done;
