@@ -274,7 +274,12 @@ int mail_send(const char *to, const mail_msg_t *m, char *err, size_t errlen)
     if (!msg) return snprintf(err, errlen, "invalid recipient address"), MAIL_EPERM;
     if (!g.smtp_url[0]) {
         free(msg);
-        log_info("mail", "mail disabled (SMTP_URL is empty): message not sent");
+        /* once, not a line per message (one per order and status change
+         * under load); each message at debug */
+        static int told;
+        if (!__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED))
+            log_warn("mail", "mail is disabled (--smtp-url is empty): messages are dropped, not sent");
+        log_debug("mail", "mail disabled (--smtp-url is empty): message not sent");
         return MAIL_OK;
     }
     curl_once();
