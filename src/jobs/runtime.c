@@ -931,44 +931,34 @@ static void copies_free(consume_ctx_t *cc)
     cc->n = 0;
 }
 
-/* One batch of a consumer's events in one write transaction: every event
- * in its own savepoint (a fn that fails rolls back only its own writes and
- * stops the batch before it), then the cursor, guarded by our lease, so the
- * batch's effects and the cursor move together. */
+/* One batch of a consumer's events in one write transaction, then the
+ * cursor, guarded by our lease, so the batch's effects and the cursor move
+ * together.  No savepoint per event (on PostgreSQL each is a round trip,
+ * and most events need no write at all): when fn refuses an event the
+ * whole transaction rolls back, and run_consumers commits the events
+ * before it again on their own. */
 typedef struct consume_tx {
     jobs_t *rt;
     consumer_t *cons;
     const event_copy_t *evs;
-    int n;
-    int64_t done;  /* the last event handled */
-    int handled;   /* events up to done */
-    int stopped;   /* a fn refused an event */
+    int n;         /* events to offer */
+    int refused;   /* the index of the event fn refused, or -1 */
     int lost;      /* the cursor's lease is not ours any more */
 } consume_tx_t;
-
-DB_SQL(q_ev_savepoint, "SAVEPOINT ev");
-DB_SQL(q_ev_release, "RELEASE ev");
-DB_SQL(q_ev_rollback_to, "ROLLBACK TO ev");
 
 static int consume_batch_tx(db_conn_t *c, void *arg)
 {
     consume_tx_t *x = arg;
     consumer_t *cons = x->cons;
-    /* db_tx may run this again after a busy retry */
-    x->done = cons->last, x->handled = 0, x->stopped = 0, x->lost = 0;
-    for (int k = 0; k < x->n && !x->stopped; k++) {
-        if (db_exec(c, &q_ev_savepoint, "") < 0) return DB_ERR;
-        if (cons->fn(c, &x->evs[k].ev, cons->ctx) == 0) {
-            if (db_exec(c, &q_ev_release, "") < 0) return DB_ERR;
-            x->done = x->evs[k].ev.id;
-            x->handled++;
-        } else {
-            if (db_exec(c, &q_ev_rollback_to, "") < 0 || db_exec(c, &q_ev_release, "") < 0) return DB_ERR;
-            x->stopped = 1;
+    x->refused = -1, x->lost = 0; /* db_tx may run this again after a busy retry */
+    for (int k = 0; k < x->n; k++) {
+        if (cons->fn(c, &x->evs[k].ev, cons->ctx) != 0) {
+            x->refused = k;
+            return 1; /* roll back; the caller keeps the events before it */
         }
     }
-    if (x->done == cons->last) return 0;
-    int64_t got = db_exec(c, &q_cons_save, "sLLs", cons->name, x->done, time_now_ms(), x->rt->base_id);
+    if (x->n == 0) return 0;
+    int64_t got = db_exec(c, &q_cons_save, "sLLs", cons->name, x->evs[x->n - 1].ev.id, time_now_ms(), x->rt->base_id);
     if (got < 0) return (int)got;
     if (got != 1) {
         x->lost = 1;
@@ -1008,16 +998,24 @@ static void run_consumers(jobs_t *rt, db_conn_t *c)
         for (int round = 0; round < CONSUME_ROUNDS; round++) {
             consume_ctx_t cc = { evs, 0 };
             int n = event_read(c, cons->last, NULL, CONSUME_BATCH, copy_one, &cc);
-            consume_tx_t x = { .rt = rt, .cons = cons, .evs = evs, .n = cc.n, .done = cons->last };
+            consume_tx_t x = { .rt = rt, .cons = cons, .evs = evs, .n = cc.n, .refused = -1 };
             int rc = cc.n ? db_tx(rt->db, consume_batch_tx, &x) : 0;
-            copies_free(&cc);
-            if (rc == 0 && x.done != cons->last) {
-                cons->last = x.done;
-                metrics_add(&cons->consumed, (uint64_t)x.handled);
+            int refused = x.refused;
+            if (refused > 0 && !x.lost) {
+                /* the events before the refused one, without it */
+                x.n = refused;
+                rc = db_tx(rt->db, consume_batch_tx, &x);
+                if (x.refused >= 0) rc = 1; /* refused now what it took before: try next round */
+            }
+            int handled = rc == 0 ? x.n : 0;
+            if (handled > 0) {
+                cons->last = evs[handled - 1].ev.id;
+                metrics_add(&cons->consumed, (uint64_t)handled);
                 jobs_notify(rt); /* the batch may have enqueued jobs: do not wait for the workers' poll */
             }
+            copies_free(&cc);
             if (x.lost) cons->held_until = 0; /* re-read the cursor next round */
-            if (rc != 0 || x.stopped || x.lost || n < CONSUME_BATCH) break;
+            if (rc != 0 || refused >= 0 || x.lost || n < CONSUME_BATCH) break;
         }
         free(evs);
     }

@@ -74,9 +74,10 @@ int jobs_schedule(jobs_t *rt, const char *name, const char *cron, const char *qu
  * batch one write transaction that also moves the cursor, so what fn writes
  * (through c, and only c: it may run on another thread, see db_tx) commits
  * exactly when its event counts as handled.  fn returns 0 when the event is
- * handled; non-zero rolls back that event's writes (each event runs in its
- * own savepoint) and ends the batch before it: the event is offered again
- * later.  fn must not act outside the database (enqueue a job for that).
+ * handled; non-zero rolls the batch back, and the events before the
+ * refused one are committed again without it (so fn may be called twice
+ * for them, in two transactions of which only the second commits): the
+ * refused event is offered again later.  fn must not act outside the database (enqueue a job for that).
  * Runs on the scheduler thread, so only in processes with workers. */
 typedef int (*event_consumer_fn)(db_conn_t *c, const event_t *ev, void *ctx);
 void jobs_consume_events(jobs_t *rt, const char *name, event_consumer_fn fn, void *ctx);
