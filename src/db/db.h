@@ -118,9 +118,10 @@ void db_notify_commit(unsigned marks);
  * commit error) is returned.
  *
  * On SQLite, calls from several threads are committed in groups: the first
- * caller becomes the leader and runs, on its own connection, every fn queued
- * meanwhile, each inside a savepoint of one transaction (a fn that fails
- * rolls back only its own work), then commits once and wakes the others.
+ * caller becomes the leader and runs, on the leaders' connection, every fn
+ * queued meanwhile in one transaction (a fn that fails rolls back only its
+ * own work: the group then runs again with each fn in a savepoint), then
+ * commits once and wakes the others.
  * So fn may run on another thread than its caller's (with the caller's log
  * context): it must use the connection it is given, not thread-local
  * state. db_tx returns only after the commit, as before. */

@@ -77,10 +77,12 @@ struct db {
     pthread_mutex_t group_mu;
     struct group_batch *batch_head, *batch_tail; /* groups waiting to be led, oldest first */
     int group_leading;
+    int group_careful; /* groups left to run the careful way after an optimistic pass failed (leader only) */
     db_conn_t *writer; /* the group leaders' connection (its page cache stays warm) */
     struct sq_ckpt *ckpt; /* SQLite: the background checkpointer (sqlite.c) */
     /* statistics */
     uint64_t commits, rollbacks, retries, pool_waits, errors;
+    uint64_t group_reruns; /* optimistic group passes rolled back and run again with savepoints */
     uint64_t write_locks, write_wait_ns, write_held_ns; /* SQLite writer lock */
     uint64_t groups, grouped;                           /* group commits, db_tx calls in them */
     uint64_t ckpts, ckpt_frames, ckpt_ns, ckpt_restarts; /* background checkpoints */
