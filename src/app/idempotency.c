@@ -270,6 +270,12 @@ int idem_save(db_conn_t *c, http_req_t *req, int status, const char *ctype, cons
     return 0;
 }
 
+void idem_tx_done(http_req_t *req, int rc)
+{
+    idem_state_t *st = http_slot(req, SLOT_IDEM);
+    if (st && rc != 0) st->saved = 0;
+}
+
 void idem_post(http_req_t *req, int flags)
 {
     (void)flags;

@@ -43,6 +43,11 @@ void idem_post(http_req_t *req, int route_flags);
  * (call inside the handler's transaction, then send exactly these bytes).
  * No-op (0) when the request carries no key.  <0 on database error. */
 int idem_save(db_conn_t *c, http_req_t *req, int status, const char *content_type, const char *body);
+/* After the db_tx whose fn called idem_save(): its result.  Non-zero means
+ * the transaction (and the stored answer with it) rolled back, so the
+ * post-hook stores or releases as for a handler that saved nothing (a fn
+ * may have saved in a run that did not commit). */
+void idem_tx_done(http_req_t *req, int rc);
 
 /* For routes flagged HTTP_ROUTE_IDEM_IN_TX: call first in the handler's
  * transaction fn.  0: the key is this request's now (or the request has

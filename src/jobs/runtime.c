@@ -87,6 +87,7 @@ typedef struct claimed {
     int64_t retry_delay; /* -1: exponential backoff */
     int ran;
     int in_tx; /* a transactional handler's job: runs in write_outcomes */
+    int64_t tx_us; /* its handler's time in the run that committed (observed after the commit) */
 } claimed_t;
 
 typedef struct worker {
@@ -595,7 +596,8 @@ static void run_one(jobs_t *rt, worker_t *w, claimed_t *cj, db_conn_t *c)
     log_set_traceparent(cj->traceparent);
     int64_t t0 = time_mono_us();
     int rc = c && h->tx_fn ? h->tx_fn(c, &run, &job, h->ctx) : h->fn ? h->fn(&run, &job, h->ctx) : JOB_RETRY;
-    metrics_hist_observe_us(&h->duration, time_mono_us() - t0);
+    if (c) cj->tx_us = time_mono_us() - t0; /* its transaction may run again: counted once it commits */
+    else metrics_hist_observe_us(&h->duration, time_mono_us() - t0);
     log_set_context(NULL, NULL);
     log_set_traceparent(NULL);
     json_decref(payload);
@@ -709,6 +711,7 @@ static void count_outcomes(jobs_t *rt, claimed_t *cj, int n)
         if (!cj[i].ran) continue;
         handler_t *h = find_handler(rt, cj[i].queue);
         if (!h) h = &rt->other;
+        if (cj[i].in_tx) metrics_hist_observe_us(&h->duration, cj[i].tx_us);
         if (cj[i].result == JOB_OK) {
             metrics_inc(&h->completed);
         } else {

@@ -205,6 +205,7 @@ static void post_refund(http_req_t *req)
     }
     app_t *app = http_app(req);
     int rc = db_tx(app->db, request_tx, &op);
+    idem_tx_done(req, rc);
     char detail[192];
     switch (rc) {
     case 0:

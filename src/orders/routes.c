@@ -494,6 +494,7 @@ static int checkout_tx(db_conn_t *c, void *vctx)
     checkout_op_t *op = vctx;
     json_decref(op->res.errors);
     json_decref(op->res.short_lines);
+    op->res.errors = op->res.short_lines = NULL; /* a run may stop before order_checkout clears them */
     free(op->body);
     op->body = NULL;
     int rc = idem_claim(c, op->req); /* the key first: a duplicate changes nothing */
@@ -519,6 +520,7 @@ static void create_order(http_req_t *req)
     app_t *app = http_app(req);
     op.ttl_ms = app->cfg->reservation_ttl * 1000;
     int rc = db_tx(app->db, checkout_tx, &op);
+    idem_tx_done(req, rc);
     json_decref(op.in.address);
     switch (rc) {
     case ORDER_OK: {
@@ -808,6 +810,7 @@ static void pay_order(http_req_t *req)
         return invalid1(req, "method", "must be a payment method token such as tok_visa");
     app_t *app = http_app(req);
     int rc = db_tx(app->db, pay_tx, &p);
+    idem_tx_done(req, rc);
     switch (rc) {
     case 0: {
         char loc[96];
