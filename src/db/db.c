@@ -501,16 +501,36 @@ DB_SQL(q_rollback_to, "ROLLBACK TO g");
 
 static int savepoint(db_conn_t *c, const db_sql_t *q) { return db_exec(c, q, "") < 0 ? DB_ERR : 0; }
 
-/* The leader's part: BEGIN first (waiting for the write lock lets more
- * callers join the batch), then close the batch, run it and commit. */
-static void lead_group(db_conn_t *c, group_batch_t *b)
+/* BEGIN, retried while another process holds SQLite's lock */
+static int begin_retrying(db_conn_t *c)
 {
-    db_t *db = c->db;
     int rc = DB_EBUSY;
     for (int attempt = 0; attempt < 10 && rc == DB_EBUSY; attempt++) {
         if (attempt) busy_backoff(attempt);
         rc = db_begin(c);
     }
+    return rc;
+}
+
+/* COMMIT of a group of n; 1 when it failed (the group is broken) */
+static int commit_group(db_conn_t *c, int n)
+{
+    db_t *db = c->db;
+    if (db_commit(c) < 0) {
+        log_warn("db", "group commit of %d transactions failed (%s); each runs alone", n, c->errmsg);
+        return 1;
+    }
+    __atomic_fetch_add(&db->groups, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&db->grouped, (uint64_t)n, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* The leader's part: BEGIN first (waiting for the write lock lets more
+ * callers join the batch), then close the batch, run it and commit. */
+static void lead_group(db_conn_t *c, group_batch_t *b)
+{
+    db_t *db = c->db;
+    int rc = begin_retrying(c);
     pthread_mutex_lock(&db->group_mu);
     /* a LEAD batch is always the oldest one; unlinked, it takes no more
      * entries (callers join the queue's newest batch) */
@@ -548,27 +568,15 @@ static void lead_group(db_conn_t *c, group_batch_t *b)
             failed = x->rc != 0;
         }
         log_as(&self);
-        if (!failed || n == 1) {
-            if (failed) {
-                db_rollback(c);
-            } else if (db_commit(c) < 0) {
-                log_warn("db", "group commit of %d transactions failed (%s); each runs alone", n, c->errmsg);
-                broken = 1;
-            } else {
-                __atomic_fetch_add(&db->groups, 1, __ATOMIC_RELAXED);
-                __atomic_fetch_add(&db->grouped, (uint64_t)n, __ATOMIC_RELAXED);
-            }
+        if (!failed) {
+            broken = commit_group(c, n);
             goto finish;
         }
         db_rollback(c);
+        if (n == 1) goto finish;
         __atomic_fetch_add(&db->group_reruns, 1, __ATOMIC_RELAXED);
         db->group_careful = GROUP_CAREFUL_AFTER_FAILURE;
-        rc = DB_EBUSY;
-        for (int attempt = 0; attempt < 10 && rc == DB_EBUSY; attempt++) {
-            if (attempt) busy_backoff(attempt);
-            rc = db_begin(c);
-        }
-        if (rc < 0) {
+        if (begin_retrying(c) < 0) {
             broken = 1;
             goto finish;
         }
@@ -590,12 +598,8 @@ static void lead_group(db_conn_t *c, group_batch_t *b)
     if (broken) {
         log_warn("db", "group of %d transactions rolled back (%s); each runs alone", n, c->errmsg);
         db_rollback(c);
-    } else if (db_commit(c) < 0) {
-        log_warn("db", "group commit of %d transactions failed (%s); each runs alone", n, c->errmsg);
-        broken = 1;
     } else {
-        __atomic_fetch_add(&db->groups, 1, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&db->grouped, (uint64_t)n, __ATOMIC_RELAXED);
+        broken = commit_group(c, n);
     }
 finish:
     for (group_tx_t *x = g; x; x = x->next) {
