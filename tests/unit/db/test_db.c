@@ -336,7 +336,8 @@ DB_SQL(q_w_ins, "INSERT INTO w (blob) VALUES ($1)");
 DB_SQL(q_w_count, "SELECT COUNT(*), SUM(LENGTH(blob)) FROM w");
 DB_SQL(q_w_one, "SELECT LENGTH(blob) FROM w WHERE id = $1");
 
-enum { W_THREADS = 4, W_ROWS = 3000 }; /* 12,000 rows of 3 KB: ~40 MB of WAL if never checkpointed */
+/* 36,000 rows of 3 KB, a page each: ~150 MB of WAL if it never restarted */
+enum { W_THREADS = 4, W_ROWS = 9000 };
 
 static char w_blob[3001];
 static int w_stop;
@@ -393,10 +394,19 @@ static void test_wal_bounded(void **state)
     struct stat sb;
     assert_int_equal(stat(wal, &sb), 0);
     /* the checkpointer ran, and the WAL started again instead of holding
-     * every page written (the checkpoint mark is 4000 pages, 16 MB) */
+     * every page written.  Past the hold mark (16,000 pages, 64 MB) a
+     * commit waits for the checkpointer's copy; below it the WAL's
+     * high-water mark depends on how the threads were scheduled (up to
+     * 56 MB seen with four busy loops beside the test; a 32 MB bound
+     * failed once in a quiet `make test`), so the bound is the hold mark
+     * and half again, well under the 150 MB of a WAL never restarted. */
     assert_true(db->ckpts > 0);
-    if (sb.st_size >= 32 * 1024 * 1024) fprintf(stderr, "WAL %lld bytes after %llu checkpoints (%llu pages, %llu forced)\n", (long long)sb.st_size, (unsigned long long)db->ckpts, (unsigned long long)db->ckpt_frames, (unsigned long long)db->ckpt_restarts);
-    assert_true(sb.st_size < 32 * 1024 * 1024);
+    assert_true(db->ckpt_restarts > 0);
+    if (getenv("MERCATO_TEST_VERBOSE") || sb.st_size >= 96 * 1024 * 1024)
+        fprintf(stderr, "WAL %lld bytes after %llu checkpoints (%llu pages, %llu restarts)\n", (long long)sb.st_size,
+                (unsigned long long)db->ckpts, (unsigned long long)db->ckpt_frames,
+                (unsigned long long)db->ckpt_restarts);
+    assert_true(sb.st_size < 96 * 1024 * 1024);
     c = db_acquire(db);
     int rc;
     db_stmt_t *st = db_query(c, &q_w_count, &rc, "");
