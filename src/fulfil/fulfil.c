@@ -464,7 +464,7 @@ static int consume(db_conn_t *c, const event_t *ev, void *ctx)
             log_warn("fulfil", "order %s: shipments not created yet (database error %d)", ev->subject, created);
             rc = -1;
         } else if (created > 0) {
-            log_info("fulfil", "order %s: %d shipment(s) created", ev->subject, created);
+            log_debug("fulfil", "order %s: %d shipment(s) created", ev->subject, created);
         }
     }
     json_decref(p);

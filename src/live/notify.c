@@ -205,8 +205,18 @@ static int apply_notice(db_conn_t *c, const apply_ctx_t *a)
     return job < 0 ? (int)job : 0;
 }
 
+static bool notice_type(const char *type)
+{
+    for (size_t i = 0; i < sizeof notices / sizeof notices[0]; i++)
+        if (!strcmp(notices[i].type, type)) return true;
+    return false;
+}
+
 int notify_apply(db_conn_t *c, const event_t *ev, const char *public_url, const char *shop)
 {
+    /* most events make no notice: their payloads are not parsed (this runs
+     * in the consumer's write transaction) */
+    if (!ev->type || !notice_type(ev->type)) return 0;
     bool member = ev->owner && !strncmp(ev->owner, "usr_", 4);
     json_t *data = json_loads(ev->payload ? ev->payload : "{}", 0, NULL);
     if (!json_is_object(data)) {

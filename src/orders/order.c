@@ -434,7 +434,15 @@ DB_SQL(q_order_status_of, "SELECT status, customer_id FROM orders WHERE id = $1"
 DB_SQL(q_order_set_status, "UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4");
 DB_SQL(q_resv_by_state, "SELECT variant_id, quantity FROM reservations WHERE order_id = $1 AND state = $2"
                         " ORDER BY variant_id");
-DB_SQL(q_resv_set_state, "UPDATE reservations SET state = $3, updated_at = $4 WHERE order_id = $1 AND state = $2");
+/* SQLite without statistics on reservations picked reservations_expiry
+ * (state = ?) for this, reading every reservation in that state to find
+ * the order's (every payment walked all held ones); "+state" keeps the
+ * state term off the indexes, so the order's key is used */
+const db_sql_t order_sql_resv_set_state = {
+    "UPDATE reservations SET state = $3, updated_at = $4 WHERE order_id = $1 AND +state = $2",
+    "UPDATE reservations SET state = $3, updated_at = $4 WHERE order_id = $1 AND state = $2"
+};
+#define q_resv_set_state order_sql_resv_set_state
 
 int order_status_of(db_conn_t *c, const char *order_id, order_status_t *status, char customer_id[ID_MAX])
 {
