@@ -443,25 +443,11 @@ static int tx_alone(db_conn_t *c, db_tx_fn fn, void *ctx)
  * more newcomers), runs
  * each fn in the one transaction (optimistically without, and after a
  * failure with, a savepoint per fn: see lead_group) on the shared writer
- * connection, commits and marks its batch DONE.  Then, when another batch
- * is queued, it leads that one too, up to GROUP_LEAD_MORE batches in a row,
- * before it marks the next batch LEAD (waking one of its callers) and
- * returns to its own caller.  Under load one commit (one WAL append, one
- * lock hand-off, one wake-up call) serves many transactions; alone, a
- * caller leads itself at once.
- *
- * Hand-offs and wake-ups are what the write lock waited for.  On the
- * 2-core machine under bench/checkout.sh (a temporary probe around
- * lead_group) the lock stood idle ~160 us between one group's end and the
- * next leader's start: the woken caller waits for a CPU (it runs under
- * SCHED_BATCH, see src/util/sched.c), ~10% of the lock's time.  A leader
- * that goes on with the next batch starts it at once — the price is its
- * own caller's answer, which waits for those batches (~1.2 ms each).
- * Waking a batch's ~12 callers in one FUTEX_WAKE cost the leader ~140 us
- * (each woken thread placed on a CPU, in a VM an inter-processor interrupt
- * each), so the leader wakes one and each woken caller wakes two more
- * (WAKE_FANOUT): the wake-ups spread over the callers, off the lock.
- * Together: the idle time between groups ~175 -> ~100 us per group.
+ * connection, commits, marks the next batch LEAD (waking one of its
+ * callers), then marks its own batch DONE, which wakes all its callers in
+ * one system call.  Under load one commit (one WAL append, one lock
+ * hand-off, one wake-up call) serves many transactions; alone, a caller
+ * leads itself at once.
  *
  * Waking the callers one by one (a condition variable each, as before)
  * cost a caller ~0.8 ms on average between the commit and its wake-up on a
@@ -491,11 +477,6 @@ typedef struct group_tx {
 } group_tx_t;
 
 enum { GB_WAIT, GB_LEAD, GB_LEADING, GB_DONE };
-
-/* batches a leader leads after its own before it hands the lead over */
-#define GROUP_LEAD_MORE 3
-/* callers of a DONE batch each wake this many more of its sleepers */
-#define WAKE_FANOUT 2
 
 typedef struct group_batch {
     int word;   /* GB_*, written atomically; the batch's callers sleep on it */
@@ -673,12 +654,7 @@ static int tx_grouped(db_conn_t *c, db_tx_fn fn, void *ctx)
 
     for (;;) {
         int w = __atomic_load_n(&b->word, __ATOMIC_ACQUIRE);
-        if (w == GB_DONE) {
-            /* pass the wake-up on (see the top): every caller asleep
-             * when the batch became DONE is woken by one that saw DONE */
-            syscall(SYS_futex, &b->word, FUTEX_WAKE_PRIVATE, WAKE_FANOUT, NULL, NULL, 0);
-            break;
-        }
+        if (w == GB_DONE) break;
         if (w == GB_LEAD) {
             if (!__atomic_compare_exchange_n(&b->word, &w, GB_LEADING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
                 continue;
@@ -696,29 +672,16 @@ static int tx_grouped(db_conn_t *c, db_tx_fn fn, void *ctx)
             }
             sched_lead_begin();
             lead_group(wc, b);
-            group_batch_t *done = b;
-            for (int more = 0;; more++) {
-                /* the next batch: led on from here, or handed over */
-                pthread_mutex_lock(&db->group_mu);
-                group_batch_t *next = db->batch_head;
-                if (next && more < GROUP_LEAD_MORE) {
-                    next->refs++; /* not one of its callers: keeps it alive */
-                    __atomic_store_n(&next->word, GB_LEADING, __ATOMIC_RELEASE);
-                } else if (next) {
-                    batch_set(next, GB_LEAD, 1);
-                    next = NULL;
-                } else {
-                    db->group_leading = 0;
-                }
-                pthread_mutex_unlock(&db->group_mu);
-                batch_set(done, GB_DONE, 1);
-                if (done != b && __atomic_sub_fetch(&done->refs, 1, __ATOMIC_ACQ_REL) == 0) free(done);
-                if (!next) break;
-                lead_group(wc, next);
-                done = next;
-            }
             sched_lead_end();
             if (wc != c) pthread_setspecific(db->tls, c);
+            /* the next batch first: the write lock is free from now on */
+            pthread_mutex_lock(&db->group_mu);
+            if (db->batch_head)
+                batch_set(db->batch_head, GB_LEAD, 1);
+            else
+                db->group_leading = 0;
+            pthread_mutex_unlock(&db->group_mu);
+            batch_set(b, GB_DONE, INT_MAX);
             break;
         }
         syscall(SYS_futex, &b->word, FUTEX_WAIT_PRIVATE, w, NULL, NULL, 0);
