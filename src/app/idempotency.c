@@ -41,7 +41,11 @@ DB_SQL(q_store, "INSERT INTO idempotency_keys (scope, key, method, path, fingerp
                 " ON CONFLICT (scope, key) DO UPDATE SET state = 'done', status = excluded.status,"
                 " content_type = excluded.content_type, body = excluded.body"
                 " WHERE idempotency_keys.state = 'in_flight'");
-DB_SQL(q_purge, "DELETE FROM idempotency_keys WHERE created_at < $1");
+/* in batches (db_exec_batches): a key is kept per unsafe POST, so an
+ * hour's keys of a busy shop are millions of rows */
+#define PURGE_BATCH 1000
+DB_SQL(q_purge, "DELETE FROM idempotency_keys WHERE (scope, key) IN"
+                " (SELECT scope, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)");
 
 static void fingerprint(http_req_t *req, char out[65])
 {
@@ -318,7 +322,7 @@ static int purge_handler(job_run_t *run, const job_t *job, void *ctx)
     (void)ctx;
     db_conn_t *c = db_acquire(jobs_run_db(run));
     if (!c) return jobs_retry_after(run, 60000);
-    int64_t n = db_exec(c, &q_purge, "L", time_now_ms() - 48LL * 3600 * 1000);
+    int64_t n = db_exec_batches(c, &q_purge, PURGE_BATCH, "Li", time_now_ms() - 48LL * 3600 * 1000, PURGE_BATCH);
     db_release(c);
     if (n < 0) {
         jobs_fail(run, "purge of idempotency keys failed");

@@ -42,7 +42,7 @@ DB_SQL(sql_insert,
        "expires_at = CASE WHEN excluded.expires_at > denied_tokens.expires_at THEN excluded.expires_at "
        "ELSE denied_tokens.expires_at END");
 DB_SQL(sql_recent, "SELECT key, created_at, expires_at FROM denied_tokens WHERE created_at >= $1 AND expires_at > $2");
-DB_SQL(sql_purge, "DELETE FROM denied_tokens WHERE expires_at <= $1");
+DB_SQL(sql_purge, "DELETE FROM denied_tokens WHERE key IN (SELECT key FROM denied_tokens WHERE expires_at <= $1 LIMIT $2)");
 
 static uint64_t hash_key(const char *key)
 {
@@ -127,7 +127,10 @@ int denylist_insert(db_conn_t *c, const char *key, int64_t created_ms, int64_t e
     return rc < 0 ? (int)rc : 0;
 }
 
-int64_t denylist_purge(db_conn_t *c, int64_t now_ms) { return db_exec(c, &sql_purge, "L", (long long)now_ms); }
+int64_t denylist_purge(db_conn_t *c, int64_t now_ms)
+{
+    return db_exec_batches(c, &sql_purge, 1000, "Li", now_ms, 1000);
+}
 
 /* Reads rows created since `since` into the table; -1 on a database error. */
 static int sync_once(int64_t since, int64_t now)

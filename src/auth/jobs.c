@@ -26,9 +26,13 @@ DB_SQL(q_user_for_code, "SELECT email, name, status, email_verified_at FROM user
 DB_SQL(q_code_supersede, "UPDATE auth_codes SET consumed_at = $3 WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL");
 DB_SQL(q_code_insert, "INSERT INTO auth_codes (id, user_id, purpose, code_hash, attempts, expires_at, created_at) "
                       "VALUES ($1, $2, $3, $4, 0, $5, $6)");
-DB_SQL(q_purge_codes, "DELETE FROM auth_codes WHERE expires_at < $1");
-DB_SQL(q_purge_tokens, "DELETE FROM refresh_tokens WHERE expires_at < $1");
-DB_SQL(q_purge_sessions, "DELETE FROM sessions WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $2)");
+/* purges go in batches of PURGE_BATCH (db_exec_batches) */
+#define PURGE_BATCH 1000
+DB_SQL(q_purge_codes, "DELETE FROM auth_codes WHERE id IN (SELECT id FROM auth_codes WHERE expires_at < $1 LIMIT $2)");
+DB_SQL(q_purge_tokens, "DELETE FROM refresh_tokens WHERE token_hash IN"
+                       " (SELECT token_hash FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)");
+DB_SQL(q_purge_sessions, "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions"
+                         " WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $2) LIMIT $3)");
 
 typedef struct code_job_tx {
     const char *user_id, *purpose;
@@ -113,30 +117,27 @@ static int code_job(job_run_t *run, const job_t *job, void *ctx)
     return r == MAIL_EPERM ? JOB_DEAD : JOB_RETRY;
 }
 
-static int cleanup_fn(db_conn_t *c, void *ctx)
-{
-    int64_t *counts = ctx;
-    int64_t now = time_now_ms();
-    counts[0] = db_exec(c, &q_purge_codes, "L", (long long)now);
-    if (counts[0] < 0) return (int)counts[0];
-    counts[1] = db_exec(c, &q_purge_tokens, "L", (long long)now);
-    if (counts[1] < 0) return (int)counts[1];
-    counts[2] = db_exec(c, &q_purge_sessions, "LL", (long long)now, (long long)(now - 86400000LL));
-    if (counts[2] < 0) return (int)counts[2];
-    counts[3] = denylist_purge(c, now);
-    return counts[3] < 0 ? (int)counts[3] : 0;
-}
-
+/* each purge in batches outside any transaction (it used to be one
+ * db_tx: on SQLite a group commit's transaction, which every request
+ * writing meanwhile waited for) */
 static int cleanup_job(job_run_t *run, const job_t *job, void *ctx)
 {
     (void)job;
     (void)ctx;
+    db_conn_t *c = db_acquire(jobs_run_db(run));
+    if (!c) return jobs_retry_after(run, 60000);
+    int64_t now = time_now_ms();
     int64_t n[4] = { 0 };
-    int rc = db_tx(jobs_run_db(run), cleanup_fn, n);
-    if (rc < 0) {
-        jobs_fail(run, "database error %d", rc);
-        return JOB_RETRY;
-    }
+    n[0] = db_exec_batches(c, &q_purge_codes, PURGE_BATCH, "Li", now, PURGE_BATCH);
+    if (n[0] >= 0) n[1] = db_exec_batches(c, &q_purge_tokens, PURGE_BATCH, "Li", now, PURGE_BATCH);
+    if (n[1] >= 0) n[2] = db_exec_batches(c, &q_purge_sessions, PURGE_BATCH, "LLi", now, now - 86400000LL, PURGE_BATCH);
+    if (n[2] >= 0) n[3] = denylist_purge(c, now);
+    db_release(c);
+    for (int i = 0; i < 4; i++)
+        if (n[i] < 0) {
+            jobs_fail(run, "database error %lld", (long long)n[i]);
+            return JOB_RETRY;
+        }
     log_info("auth", "cleanup: %lld codes, %lld refresh tokens, %lld sessions, %lld denied tokens purged",
              (long long)n[0], (long long)n[1], (long long)n[2], (long long)n[3]);
     return JOB_OK;

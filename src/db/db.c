@@ -924,6 +924,33 @@ int64_t db_exec(db_conn_t *c, const db_sql_t *q, const char *fmt, ...)
     return rc < 0 ? rc : changes;
 }
 
+int64_t db_exec_batches(db_conn_t *c, const db_sql_t *q, int64_t batch, const char *fmt, ...)
+{
+    if (c->in_tx) {
+        db_set_err(c, "db_exec_batches inside a transaction");
+        return DB_ERR;
+    }
+    int64_t total = 0, changes;
+    do {
+        db_stmt_t *st = db_prepare(c, q);
+        if (!st) return DB_ERR;
+        va_list ap;
+        va_start(ap, fmt);
+        int rc = bind_va(st, fmt, ap);
+        va_end(ap);
+        if (rc == DB_OK) {
+            do {
+                rc = db_step(st);
+            } while (rc == DB_ROW);
+        }
+        changes = st->changes;
+        db_reset(st);
+        if (rc < 0) return rc;
+        total += changes;
+    } while (changes >= batch);
+    return total;
+}
+
 db_stmt_t *db_query(db_conn_t *c, const db_sql_t *q, int *rcp, const char *fmt, ...)
 {
     db_stmt_t *st = db_prepare(c, q);

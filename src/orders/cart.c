@@ -35,7 +35,8 @@ DB_SQL(q_items, "SELECT ci.variant_id, ci.quantity, v.sku, v.title, v.price_amou
                 " LEFT JOIN inventory i ON i.variant_id = ci.variant_id"
                 " WHERE ci.cart_id = $1 ORDER BY ci.added_at, ci.variant_id");
 DB_SQL(q_mark, "UPDATE carts SET status = $2, updated_at = $3 WHERE id = $1");
-DB_SQL(q_expire, "UPDATE carts SET status = 'expired' WHERE status = 'active' AND updated_at < $1");
+DB_SQL(q_expire, "UPDATE carts SET status = 'expired' WHERE id IN"
+                 " (SELECT id FROM carts WHERE status = 'active' AND updated_at < $1 LIMIT $2)");
 DB_SQL(q_merge_src, "SELECT variant_id, quantity FROM cart_items WHERE cart_id = $1 ORDER BY added_at, variant_id");
 
 void cart_token_hash(const char *token, char out[65])
@@ -298,5 +299,6 @@ json_t *cart_render(db_conn_t *c, const cart_t *cart)
 
 int64_t cart_expire_idle(db_conn_t *c, int64_t idle_ms)
 {
-    return db_exec(c, &q_expire, "L", time_now_ms() - idle_ms);
+    /* in batches: a burst of abandoned carts must not hold the writer */
+    return db_exec_batches(c, &q_expire, 1000, "Li", time_now_ms() - idle_ms, 1000);
 }

@@ -937,8 +937,9 @@ static int expire_handler(job_run_t *run, const job_t *job, void *ctx)
 
 /* the statuses listed (not "<> 'active'") so carts_updated finds them
  * instead of a scan of every cart */
-DB_SQL(q_carts_delete, "DELETE FROM carts WHERE status IN ('converted', 'merged', 'expired') AND updated_at < $1"
-                       " AND id NOT IN (SELECT cart_id FROM orders)");
+DB_SQL(q_carts_delete, "DELETE FROM carts WHERE id IN (SELECT id FROM carts"
+                       " WHERE status IN ('converted', 'merged', 'expired') AND updated_at < $1"
+                       " AND id NOT IN (SELECT cart_id FROM orders) LIMIT $2)");
 
 static int purge_handler(job_run_t *run, const job_t *job, void *ctx)
 {
@@ -948,7 +949,7 @@ static int purge_handler(job_run_t *run, const job_t *job, void *ctx)
     if (!c) return jobs_retry_after(run, 60000);
     int64_t ttl = app->cfg->cart_ttl * 1000;
     int64_t n = cart_expire_idle(c, ttl);
-    int64_t d = n >= 0 ? db_exec(c, &q_carts_delete, "L", time_now_ms() - 2 * ttl) : n;
+    int64_t d = n >= 0 ? db_exec_batches(c, &q_carts_delete, 1000, "Li", time_now_ms() - 2 * ttl, 1000) : n;
     db_release(c);
     if (n < 0 || d < 0) {
         jobs_fail(run, "cart purge failed");

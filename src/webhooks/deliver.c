@@ -447,7 +447,10 @@ out:
 /* ---- retention: finished deliveries (and their attempts) go after
  * --job-retention, like finished jobs, so the log does not grow without end */
 
-DB_SQL(q_purge, "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND updated_at < $1");
+/* in batches (db_exec_batches); no index on updated_at: each batch reads
+ * the table from its oldest rows, which are the ones deleted */
+DB_SQL(q_purge, "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries"
+                " WHERE status <> 'pending' AND updated_at < $1 LIMIT $2)");
 
 static int64_t g_retention_ms = INT64_C(168) * 3600 * 1000;
 
@@ -457,7 +460,7 @@ static int purge_job(job_run_t *run, const job_t *job, void *ctx)
     (void)ctx;
     db_conn_t *c = db_acquire(jobs_run_db(run));
     if (!c) return JOB_RETRY;
-    int64_t n = db_exec(c, &q_purge, "L", time_now_ms() - g_retention_ms);
+    int64_t n = db_exec_batches(c, &q_purge, 1000, "Li", time_now_ms() - g_retention_ms, 1000);
     db_release(c);
     if (n < 0) {
         jobs_fail(run, "purge failed: %lld", (long long)n);

@@ -546,6 +546,53 @@ static void test_event_log(void **state)
     db_close(db);
 }
 
+/* ---- purges in batches: each batch its own statement and write lock ---- */
+
+DB_SQL(q_pb_mk, "CREATE TABLE pb (id INTEGER PRIMARY KEY, exp INTEGER NOT NULL)");
+DB_SQL(q_pb_ins, "INSERT INTO pb (id, exp) VALUES ($1, $1)");
+DB_SQL(q_pb_purge, "DELETE FROM pb WHERE id IN (SELECT id FROM pb WHERE exp < $1 LIMIT $2)");
+DB_SQL(q_pb_count, "SELECT COUNT(*) FROM pb");
+
+static int pb_fill(db_conn_t *c, void *arg)
+{
+    (void)arg;
+    for (int i = 1; i <= 2500; i++)
+        if (db_exec(c, &q_pb_ins, "i", i) != 1) return DB_ERR;
+    return 0;
+}
+
+static int64_t pb_count(db_conn_t *c)
+{
+    int rc;
+    db_stmt_t *st = db_query(c, &q_pb_count, &rc, "");
+    assert_non_null(st);
+    int64_t n = db_col_int(st, 0);
+    db_reset(st);
+    return n;
+}
+
+static void test_exec_batches(void **state)
+{
+    (void)state;
+    db_t *db = open_fresh();
+    db_conn_t *c = db_acquire(db);
+    assert_int_equal(db_exec_script(c, q_pb_mk.sqlite), 0);
+    assert_int_equal(db_tx(db, pb_fill, NULL), 0);
+    uint64_t locks0 = db->write_locks;
+    /* 2,000 rows match: two full batches, then one that finds none */
+    assert_int_equal(db_exec_batches(c, &q_pb_purge, 1000, "Li", (int64_t)2001, 1000), 2000);
+    if (db_kind(db) == DB_SQLITE) assert_int_equal(db->write_locks - locks0, 3);
+    assert_int_equal(pb_count(c), 500);
+    assert_int_equal(db_exec_batches(c, &q_pb_purge, 1000, "Li", (int64_t)1000000, 1000), 500);
+    assert_int_equal(pb_count(c), 0);
+    /* not inside a transaction: it would be one long statement again */
+    assert_int_equal(db_begin(c), 0);
+    assert_true(db_exec_batches(c, &q_pb_purge, 1000, "Li", (int64_t)1, 1000) < 0);
+    db_rollback(c);
+    db_release(c);
+    db_close(db);
+}
+
 static void test_bad_url(void **state)
 {
     (void)state;
@@ -568,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_wal_coalesced),
         cmocka_unit_test(test_migrations_refuse_newer_database),
         cmocka_unit_test(test_event_log),
+        cmocka_unit_test(test_exec_batches),
         cmocka_unit_test(test_bad_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
