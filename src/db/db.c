@@ -951,6 +951,25 @@ int64_t db_exec_batches(db_conn_t *c, const db_sql_t *q, int64_t batch, const ch
     return total;
 }
 
+int64_t db_insert_id(db_conn_t *c, const db_sql_t *q, const char *fmt, ...)
+{
+    db_stmt_t *st = db_prepare(c, q);
+    if (!st) return DB_ERR;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = bind_va(st, fmt, ap);
+    va_end(ap);
+    int64_t id = 0;
+    if (rc == DB_OK) {
+        rc = db_step(st);
+        if (rc == DB_ROW && c->kind == DB_POSTGRES) id = db_col_int(st, 0);
+        while (rc == DB_ROW) rc = db_step(st);
+    }
+    if (rc >= 0 && c->kind == DB_SQLITE && st->changes > 0) id = sqlite3_last_insert_rowid(c->sq);
+    db_reset(st);
+    return rc < 0 ? rc : id;
+}
+
 db_stmt_t *db_query(db_conn_t *c, const db_sql_t *q, int *rcp, const char *fmt, ...)
 {
     db_stmt_t *st = db_prepare(c, q);

@@ -12,8 +12,10 @@
 #define TXMARK_EVENTS_LOCK 0x1u
 /* the ordering lock, and a notification other processes receive at commit */
 DB_SQL(q_lock, "SELECT pg_advisory_xact_lock(727100002), pg_notify('" EVENTS_CHANNEL "', '')");
-DB_SQL(q_append, "INSERT INTO events (type, subject, actor, owner, payload, created_at) "
-                 "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id");
+DB_SQL2(q_append,
+        "INSERT INTO events (type, subject, actor, owner, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO events (type, subject, actor, owner, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
+        " RETURNING id");
 DB_SQL(q_read_all, "SELECT id, type, subject, actor, owner, payload, created_at FROM events "
                    "WHERE id > $1 ORDER BY id LIMIT $2");
 DB_SQL(q_read_subject, "SELECT id, type, subject, actor, owner, payload, created_at FROM events "
@@ -51,12 +53,9 @@ int64_t event_append_owned(db_conn_t *c, const char *type, const char *subject, 
         db_reset(l);
     }
     char *text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
-    db_stmt_t *st = db_query(c, &q_append, &rc, "sssssL", type, subject, actor, owner, text ? text : "{}",
-                             time_now_ms());
+    int64_t id = db_insert_id(c, &q_append, "sssssL", type, subject, actor, owner, text ? text : "{}", time_now_ms());
     free(text);
-    if (!st) return rc;
-    int64_t id = rc == DB_ROW ? db_col_int(st, 0) : DB_ERR;
-    db_reset(st);
+    if (id == 0) id = DB_ERR; /* no row, and no conflict clause to explain it */
     if (id > 0) {
         if (db_in_tx(c)) db_tx_mark(c, EVENTS_TXMARK_APPENDED);
         else db_notify_commit(EVENTS_TXMARK_APPENDED); /* autocommit: already durable */

@@ -31,11 +31,11 @@ int job_state_parse(const char *s)
 
 /* ON CONFLICT DO NOTHING: the only unique index besides the key is the
  * partial one on live unique keys, so a conflict means "already enqueued". */
-DB_SQL(q_enqueue,
-       "INSERT INTO jobs (queue, payload, priority, state, run_at, max_attempts, backoff_ms, unique_key,"
-       " traceparent, created_at, updated_at)"
-       " VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $9)"
-       " ON CONFLICT DO NOTHING RETURNING id");
+#define ENQUEUE_SQL                                                                                     \
+    "INSERT INTO jobs (queue, payload, priority, state, run_at, max_attempts, backoff_ms, unique_key,"  \
+    " traceparent, created_at, updated_at)"                                                             \
+    " VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $9) ON CONFLICT DO NOTHING"
+DB_SQL2(q_enqueue, ENQUEUE_SQL, ENQUEUE_SQL " RETURNING id"); /* see db_insert_id */
 
 int64_t jobq_enqueue(db_conn_t *c, const char *queue, json_t *payload, const jobq_opts_t *opts)
 {
@@ -44,15 +44,11 @@ int64_t jobq_enqueue(db_conn_t *c, const char *queue, json_t *payload, const job
     int64_t now = time_now_ms();
     int64_t run_at = opts->run_at_ms > 0 ? opts->run_at_ms : now + (opts->delay_ms > 0 ? opts->delay_ms : 0);
     char *text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
-    int rc;
-    db_stmt_t *st = db_query(c, &q_enqueue, &rc, "ssiLiLssL", queue, text ? text : "{}", opts->priority, run_at,
-                             opts->max_attempts > 0 ? opts->max_attempts : 5,
-                             (int64_t)(opts->backoff_ms > 0 ? opts->backoff_ms : 1000), opts->unique_key,
-                             log_traceparent(), now);
+    int64_t id = db_insert_id(c, &q_enqueue, "ssiLiLssL", queue, text ? text : "{}", opts->priority, run_at,
+                              opts->max_attempts > 0 ? opts->max_attempts : 5,
+                              (int64_t)(opts->backoff_ms > 0 ? opts->backoff_ms : 1000), opts->unique_key,
+                              log_traceparent(), now);
     free(text);
-    if (!st) return rc;
-    int64_t id = rc == DB_ROW ? db_col_int(st, 0) : 0;
-    db_reset(st);
     return id;
 }
 

@@ -593,6 +593,35 @@ static void test_exec_batches(void **state)
     db_close(db);
 }
 
+/* ---- db_insert_id: the new row's key on both backends, 0 for a conflict ---- */
+
+DB_SQL2(q_ii_mk, "CREATE TABLE ii (id INTEGER PRIMARY KEY AUTOINCREMENT, k TEXT NOT NULL UNIQUE)",
+        "CREATE TABLE ii (id BIGSERIAL PRIMARY KEY, k TEXT NOT NULL UNIQUE)");
+DB_SQL2(q_ii_ins, "INSERT INTO ii (k) VALUES ($1) ON CONFLICT DO NOTHING",
+        "INSERT INTO ii (k) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id");
+DB_SQL(q_ii_other, "INSERT INTO pb2 (v) VALUES ($1)");
+
+static void test_insert_id(void **state)
+{
+    (void)state;
+    db_t *db = open_fresh();
+    db_conn_t *c = db_acquire(db);
+    assert_int_equal(db_exec_script(c, db_kind(db) == DB_SQLITE ? q_ii_mk.sqlite : q_ii_mk.pg), 0);
+    int64_t a = db_insert_id(c, &q_ii_ins, "s", "a");
+    int64_t b = db_insert_id(c, &q_ii_ins, "s", "b");
+    assert_true(a > 0 && b > a);
+    /* a conflict inserts nothing: 0, not the previous insert's key */
+    assert_int_equal(db_insert_id(c, &q_ii_ins, "s", "a"), 0);
+    assert_int_equal(db_begin(c), 0);
+    int64_t d = db_insert_id(c, &q_ii_ins, "s", "d");
+    assert_int_equal(db_commit(c), 0);
+    assert_true(d > b);
+    /* an error is an error */
+    assert_true(db_insert_id(c, &q_ii_other, "s", "x") < 0);
+    db_release(c);
+    db_close(db);
+}
+
 static void test_bad_url(void **state)
 {
     (void)state;
@@ -616,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_migrations_refuse_newer_database),
         cmocka_unit_test(test_event_log),
         cmocka_unit_test(test_exec_batches),
+        cmocka_unit_test(test_insert_id),
         cmocka_unit_test(test_bad_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
