@@ -302,6 +302,21 @@ static int simple(db_conn_t *c, const char *sql)
     return dbpg_exec_script(c, sql);
 }
 
+/* Transaction control on SQLite through the connection's statement cache:
+ * sqlite3_exec() prepared "BEGIN IMMEDIATE" and "COMMIT" again for every
+ * group (~3 us each, inside the write lock).  PostgreSQL: a simple query. */
+DB_SQL(q_tx_begin_write, "BEGIN IMMEDIATE");
+DB_SQL(q_tx_begin_read, "BEGIN");
+DB_SQL(q_tx_commit, "COMMIT");
+DB_SQL(q_tx_rollback, "ROLLBACK");
+
+static int tx_control(db_conn_t *c, const db_sql_t *q)
+{
+    if (c->kind != DB_SQLITE) return simple(c, q->pg);
+    int64_t rc = db_exec(c, q, "");
+    return rc < 0 ? (int)rc : DB_OK;
+}
+
 void db_write_lock(db_conn_t *c)
 {
     db_t *db = c->db;
@@ -338,7 +353,7 @@ int db_begin(db_conn_t *c)
     }
     if (c->kind == DB_SQLITE) {
         db_write_lock(c);
-        int rc = simple(c, "BEGIN IMMEDIATE");
+        int rc = tx_control(c, &q_tx_begin_write);
         if (rc < 0) {
             db_write_unlock(c);
             return rc;
@@ -358,7 +373,7 @@ int db_begin_read(db_conn_t *c)
         db_set_err(c, "nested transaction");
         return DB_ERR;
     }
-    int rc = simple(c, c->kind == DB_SQLITE ? "BEGIN" : "BEGIN READ ONLY");
+    int rc = c->kind == DB_SQLITE ? tx_control(c, &q_tx_begin_read) : simple(c, "BEGIN READ ONLY");
     if (rc < 0) return rc;
     c->in_tx = 2;
     return DB_OK;
@@ -374,10 +389,10 @@ static void end_tx(db_conn_t *c)
 int db_commit(db_conn_t *c)
 {
     if (!c->in_tx) return DB_OK;
-    int rc = simple(c, "COMMIT");
+    int rc = tx_control(c, &q_tx_commit);
     if (rc < 0) {
         /* SQLite keeps the transaction open on a failed COMMIT; PG ends it */
-        if (c->kind == DB_SQLITE) simple(c, "ROLLBACK");
+        if (c->kind == DB_SQLITE) tx_control(c, &q_tx_rollback);
         end_tx(c);
         __atomic_fetch_add(&c->db->rollbacks, 1, __ATOMIC_RELAXED);
         return rc;
@@ -393,7 +408,7 @@ int db_rollback(db_conn_t *c)
 {
     if (!c->in_tx) return DB_OK;
     /* reset cached statements first so SQLite can roll back cleanly */
-    int rc = simple(c, "ROLLBACK");
+    int rc = tx_control(c, &q_tx_rollback);
     end_tx(c);
     __atomic_fetch_add(&c->db->rollbacks, 1, __ATOMIC_RELAXED);
     return rc;
