@@ -67,6 +67,11 @@ if [ "$BENCH_DB" = sqlite ]; then
         printf "write lock              %d tx/s, held %.0f%% of the time, mean hold %.0f us, mean wait %.0f us\n",
                n/d, 100*h/d, n ? 1e6*h/n : 0, n ? 1e6*w/n : 0;
         printf "group commit            %d groups/s, %.1f db_tx per group\n", g/d, g ? t/g : 0 }'
+    # the group leaders' CPU per completed order: the writer's own work,
+    # steadier between runs than orders/s (the machine's speed drifts)
+    leader() { awk '/^mercato_db_group_leader(_cpu)?_seconds_total / {v[$1]=$2} END {print v["mercato_db_group_leader_seconds_total"], v["mercato_db_group_leader_cpu_seconds_total"]}' "$1"; }
+    echo "$(leader "$TMP/metrics.before") $(leader "$TMP/metrics.after")" | awk -v n="$(awk '/^completed \(paid\) orders/ {print $4}' "$TMP/bench.out")" '{
+        w=$3-$1; c=$4-$2; if (n > 0 && w > 0) printf "group leaders           %.0f us CPU per order, wall %.0f us (CPU %.0f%% of it)\n", 1e6*c/n, 1e6*w/n, 100*c/w }'
     awk '/^mercato_db_checkpoint[a-z_]* / {v[$1]=$2}
         END {printf "checkpoints             %d, %d pages, %.2f s (%.2f s holding the write lock), %d WAL restarts; ",
              v["mercato_db_checkpoints_total"], v["mercato_db_checkpoint_pages_total"], v["mercato_db_checkpoint_seconds_total"],

@@ -638,6 +638,13 @@ int db_group_queued(db_t *db)
     return n;
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 static int tx_grouped(db_conn_t *c, db_tx_fn fn, void *ctx)
 {
     db_t *db = c->db;
@@ -686,7 +693,13 @@ static int tx_grouped(db_conn_t *c, db_tx_fn fn, void *ctx)
                 wc->depth = 1;
             }
             sched_lead_begin();
+            /* wall and this thread's CPU while leading: their ratio is how
+             * much of the writer's time it waited (the checkpointer's
+             * step, I/O, other threads on its core) */
+            uint64_t w0 = (uint64_t)time_mono_ns(), c0 = thread_cpu_ns();
             lead_group(wc, b);
+            __atomic_fetch_add(&db->lead_ns, (uint64_t)time_mono_ns() - w0, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&db->lead_cpu_ns, thread_cpu_ns() - c0, __ATOMIC_RELAXED);
             if (wc != c) pthread_setspecific(db->tls, c);
             /* the next batch first: the write lock is free from now on */
             pthread_mutex_lock(&db->group_mu);
@@ -1067,6 +1080,12 @@ static void render_db_metrics(buf_t *out, void *ctx)
         metrics_family(out, "mercato_db_group_reruns_total", "counter",
                        "Groups whose optimistic pass (no savepoint per transaction) failed and ran again with savepoints.");
         buf_printf(out, "mercato_db_group_reruns_total %llu\n", (unsigned long long)metrics_get(&db->group_reruns));
+        metrics_family(out, "mercato_db_group_leader_seconds_total", "counter",
+                       "Time group leaders spent leading (BEGIN to the last caller's result; wall clock).");
+        buf_printf(out, "mercato_db_group_leader_seconds_total %.6f\n", metrics_get(&db->lead_ns) / 1e9);
+        metrics_family(out, "mercato_db_group_leader_cpu_seconds_total", "counter",
+                       "CPU time of the group leaders' threads while leading (SQLite work, JSON, the fns' logic).");
+        buf_printf(out, "mercato_db_group_leader_cpu_seconds_total %.6f\n", metrics_get(&db->lead_cpu_ns) / 1e9);
     }
     if (db->kind == DB_POSTGRES) {
         metrics_family(out, "mercato_db_pool_in_use", "gauge", "PostgreSQL connections checked out.");

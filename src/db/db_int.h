@@ -85,6 +85,7 @@ struct db {
     uint64_t group_reruns; /* optimistic group passes rolled back and run again with savepoints */
     uint64_t write_locks, write_wait_ns, write_held_ns; /* SQLite writer lock */
     uint64_t groups, grouped;                           /* group commits, db_tx calls in them */
+    uint64_t lead_ns, lead_cpu_ns; /* group leaders' time leading: wall, and the thread's CPU */
     uint64_t ckpts, ckpt_frames, ckpt_ns, ckpt_restarts; /* background checkpoints */
     uint64_t ckpt_lock_ns; /* of ckpt_ns, holding the write lock */
 };
