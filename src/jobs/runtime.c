@@ -85,6 +85,8 @@ typedef struct claimed {
     int result;
     char *error;
     int64_t retry_delay; /* -1: exponential backoff */
+    int64_t again_delay; /* JOB_AGAIN: run again after this long ... */
+    char *again_payload; /* ... with this payload (NULL: the same) */
     int ran;
     int in_tx; /* a transactional handler's job: runs in write_outcomes */
     int64_t tx_us; /* its handler's time in the run that committed (observed after the commit) */
@@ -105,6 +107,8 @@ struct job_run {
     char err[1024];
     int has_err;
     int64_t retry_delay;
+    int64_t again_delay;
+    char *again_payload;
 };
 
 struct jobs {
@@ -175,6 +179,10 @@ DB_SQL(q_fail, "UPDATE jobs SET state = $3, run_at = $4, last_error = $5, errors
                " WHERE id = $1 AND locked_by = $2 AND state = 'running'");
 DB_SQL(q_release, "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL,"
                   " attempts = attempts - 1, updated_at = $3 WHERE id = $1 AND locked_by = $2 AND state = 'running'");
+/* JOB_AGAIN: the same row, queued for its next step */
+DB_SQL(q_again, "UPDATE jobs SET state = 'queued', run_at = $3, payload = COALESCE($4, payload), attempts = 0,"
+                " locked_by = NULL, locked_until = NULL, updated_at = $5"
+                " WHERE id = $1 AND locked_by = $2 AND state = 'running'");
 DB_SQL(q_heartbeat, "UPDATE jobs SET locked_until = $1 WHERE locked_by = $2 AND state = 'running'");
 DB_SQL(q_expired, "SELECT id, attempts, max_attempts, backoff_ms, locked_by FROM jobs"
                   " WHERE state = 'running' AND locked_until < $1 ORDER BY locked_until LIMIT 100");
@@ -334,6 +342,14 @@ int jobs_retry_after(job_run_t *run, int64_t delay_ms)
     return JOB_RETRY;
 }
 
+int jobs_again(job_run_t *run, int64_t delay_ms, json_t *payload)
+{
+    run->again_delay = delay_ms < 0 ? 0 : delay_ms;
+    free(run->again_payload);
+    run->again_payload = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+    return JOB_AGAIN;
+}
+
 /* ---------- registration ---------- */
 
 jobs_t *jobs_new(db_t *db, const jobs_opts_t *opts)
@@ -469,6 +485,7 @@ static void claimed_free(claimed_t *cj, int n)
         free(cj[i].payload);
         free(cj[i].traceparent);
         free(cj[i].error);
+        free(cj[i].again_payload);
     }
 }
 
@@ -612,9 +629,15 @@ static void run_one(jobs_t *rt, worker_t *w, claimed_t *cj, db_conn_t *c)
     log_set_context(NULL, NULL);
     log_set_traceparent(NULL);
     json_decref(payload);
-    cj->result = rc == JOB_OK ? JOB_OK : rc == JOB_DEAD ? JOB_DEAD : JOB_RETRY;
-    if (cj->result != JOB_OK) cj->error = xstrdup(run.has_err ? run.err : "the handler failed without a message");
+    cj->result = rc == JOB_OK ? JOB_OK : rc == JOB_AGAIN ? JOB_AGAIN : rc == JOB_DEAD ? JOB_DEAD : JOB_RETRY;
+    if (cj->result < 0) cj->error = xstrdup(run.has_err ? run.err : "the handler failed without a message");
     cj->retry_delay = run.retry_delay;
+    cj->again_delay = run.again_delay;
+    if (cj->result == JOB_AGAIN) {
+        cj->again_payload = run.again_payload;
+        run.again_payload = NULL;
+    }
+    free(run.again_payload);
 }
 
 /* Writes a failure: next attempt or dead, with the error appended to history. */
@@ -665,9 +688,11 @@ static int run_in_tx(outcome_ctx_t *o, db_conn_t *c, claimed_t *j)
 {
     free(j->error); /* this fn may run again after a busy retry */
     j->error = NULL;
+    free(j->again_payload);
+    j->again_payload = NULL;
     if (db_exec(c, &q_job_savepoint, "") < 0) return DB_ERR;
     run_one(o->rt, o->w, j, c);
-    if (j->result == JOB_OK) return db_exec(c, &q_job_release, "") < 0 ? DB_ERR : 0;
+    if (j->result >= 0) return db_exec(c, &q_job_release, "") < 0 ? DB_ERR : 0;
     return db_exec(c, &q_job_rollback_to, "") < 0 || db_exec(c, &q_job_release, "") < 0 ? DB_ERR : 0;
 }
 
@@ -706,6 +731,10 @@ static int write_outcomes(db_conn_t *c, void *arg)
             int64_t r = db_exec(c, &q_complete, "LsL", j->id, o->w->id, now);
             if (r < 0) return (int)r;
             if (r == 0) log_warn("jobs", "job_%lld finished after its lease was lost; not marked completed", (long long)j->id);
+        } else if (j->result == JOB_AGAIN) {
+            int64_t r = db_exec(c, &q_again, "LsLsL", j->id, o->w->id, now + j->again_delay, j->again_payload, now);
+            if (r < 0) return (int)r;
+            if (r == 0) log_warn("jobs", "job_%lld finished after its lease was lost; not queued again", (long long)j->id);
         } else {
             int dead;
             int rc = record_failure(o->rt, c, o->w->id, j->id, j->attempts, j->max_attempts, j->backoff_ms,
@@ -723,7 +752,7 @@ static void count_outcomes(jobs_t *rt, claimed_t *cj, int n)
         handler_t *h = find_handler(rt, cj[i].queue);
         if (!h) h = &rt->other;
         if (cj[i].in_tx) metrics_hist_observe_us(&h->duration, cj[i].tx_us);
-        if (cj[i].result == JOB_OK) {
+        if (cj[i].result >= 0) { /* JOB_AGAIN too: the attempt succeeded */
             metrics_inc(&h->completed);
         } else {
             int dead = cj[i].result == JOB_DEAD || cj[i].attempts >= cj[i].max_attempts;

@@ -26,6 +26,7 @@ typedef struct jobs jobs_t;
 #define JOB_OK 0
 #define JOB_RETRY (-1)
 #define JOB_DEAD (-2)
+#define JOB_AGAIN 1 /* success, and the same job runs again: see jobs_again() */
 
 typedef struct job_run job_run_t; /* per-attempt context */
 typedef int (*job_handler_fn)(job_run_t *run, const job_t *job, void *ctx);
@@ -40,6 +41,13 @@ void jobs_heartbeat(job_run_t *run);
  * backoff, e.g. when a remote asked us to wait (Retry-After).  The attempt
  * still counts.  Returns JOB_RETRY for chaining: return jobs_retry_after(...). */
 int jobs_retry_after(job_run_t *run, int64_t delay_ms);
+/* The attempt succeeded and the job is to run again after delay_ms, as the
+ * same row (queued again, its attempts back to 0) with payload (copied;
+ * NULL keeps the old one): for work that moves through timed steps, which
+ * would otherwise complete its row and insert the next step's (the demo
+ * carrier).  For a transactional handler it takes effect with its writes.
+ * Returns JOB_AGAIN for chaining: return jobs_again(...). */
+int jobs_again(job_run_t *run, int64_t delay_ms, json_t *payload);
 
 typedef struct jobs_opts {
     int workers;            /* worker threads (>= 0) */

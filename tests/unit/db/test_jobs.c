@@ -284,6 +284,77 @@ static void test_tx_handler_writes_commit_with_completion(void **state)
     db_close(db);
 }
 
+/* JOB_AGAIN: one row runs its steps.  The handler records each step it
+ * runs (in its transaction), fails once at step 2 after writing (that
+ * write rolls back and the step runs again), and asks for the next step
+ * with a new payload until step 3.  One job row, three recorded steps, no
+ * other job inserted; its attempts start again at each step. */
+DB_SQL(q_steps, "SELECT COUNT(*), SUM(CASE WHEN worker = 'step1' THEN 1 ELSE 0 END),"
+                " SUM(CASE WHEN worker = 'step2' THEN 1 ELSE 0 END), SUM(CASE WHEN worker = 'step3' THEN 1 ELSE 0 END)"
+                " FROM runs");
+DB_SQL(q_job_rows, "SELECT COUNT(*) FROM jobs WHERE queue = 'stepper'");
+DB_SQL(q_job_payload, "SELECT payload, attempts FROM jobs WHERE id = $1");
+static int g_step2_failed;
+
+static int h_steps(db_conn_t *c, job_run_t *run, const job_t *job, void *ctx)
+{
+    (void)ctx;
+    int step = (int)json_integer_value(json_object_get(job->payload, "step"));
+    char name[16];
+    snprintf(name, sizeof name, "step%d", step);
+    if (db_exec(c, &q_run, "LsL", job->id, name, time_now_ms()) != 1) return JOB_RETRY;
+    if (step == 2 && !g_step2_failed) {
+        g_step2_failed = 1;
+        jobs_fail(run, "step 2 fails once after writing");
+        return JOB_RETRY;
+    }
+    if (step >= 3) return JOB_OK;
+    json_t *next = json_pack("{s:i}", "step", step + 1);
+    int rc = jobs_again(run, 10, next);
+    json_decref(next);
+    return rc;
+}
+
+static void test_job_again_steps_one_row(void **state)
+{
+    (void)state;
+    db_t *db = fresh();
+    db_conn_t *c = db_acquire(db);
+    json_t *p = json_pack("{s:i}", "step", 1);
+    jobq_opts_t jo = { .max_attempts = 2, .backoff_ms = 10 };
+    int64_t id = jobq_enqueue(c, "stepper", p, &jo);
+    json_decref(p);
+    assert_true(id > 0);
+    db_release(c);
+    jobs_opts_t o = { .workers = 1, .lease_ms = 30000, .poll_ms = 20, .worker_id = "steps" };
+    jobs_t *rt = jobs_new(db, &o);
+    jobs_register_tx(rt, "stepper", h_steps, NULL);
+    jobs_start(rt);
+    wait_for(db, "completed", 1, 20);
+    jobs_stop(rt, 5000);
+    jobs_free(rt);
+    c = db_acquire(db);
+    int rc;
+    db_stmt_t *st = db_query(c, &q_steps, &rc, "");
+    assert_int_equal(db_col_int(st, 0), 3); /* step 2's failed write rolled back */
+    assert_int_equal(db_col_int(st, 1), 1);
+    assert_int_equal(db_col_int(st, 2), 1);
+    assert_int_equal(db_col_int(st, 3), 1);
+    db_reset(st);
+    st = db_query(c, &q_job_rows, &rc, "");
+    assert_int_equal(db_col_int(st, 0), 1);
+    db_reset(st);
+    st = db_query(c, &q_job_payload, &rc, "L", id);
+    assert_int_equal(rc, DB_ROW);
+    assert_string_equal(db_col_text(st, 0), "{\"step\":3}");
+    /* max_attempts 2, and step 2 took two: the count started again per step */
+    assert_int_equal(db_col_int(st, 1), 1);
+    db_reset(st);
+    db_release(c);
+    assert_int_equal(scalar(db, &q_state_count, "s", "dead"), 0);
+    db_close(db);
+}
+
 static volatile int g_should_fail = 1;
 
 static int h_flaky(job_run_t *run, const job_t *job, void *ctx)
@@ -697,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_consumer_woken_by_other_process),
         cmocka_unit_test(test_rolled_back_enqueue_never_runs),
         cmocka_unit_test(test_tx_handler_writes_commit_with_completion),
+        cmocka_unit_test(test_job_again_steps_one_row),
         cmocka_unit_test(test_backoff_to_dead_then_retry),
         cmocka_unit_test(test_killed_worker_job_runs_again),
         cmocka_unit_test(test_cron_fires_once_per_slot),
