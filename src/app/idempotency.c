@@ -43,7 +43,6 @@ DB_SQL(q_store, "INSERT INTO idempotency_keys (scope, key, method, path, fingerp
                 " WHERE idempotency_keys.state = 'in_flight'");
 /* in batches (db_exec_batches): a key is kept per unsafe POST, so an
  * hour's keys of a busy shop are millions of rows */
-#define PURGE_BATCH 1000
 DB_SQL(q_purge, "DELETE FROM idempotency_keys WHERE (scope, key) IN"
                 " (SELECT scope, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)");
 
@@ -322,7 +321,7 @@ static int purge_handler(job_run_t *run, const job_t *job, void *ctx)
     (void)ctx;
     db_conn_t *c = db_acquire(jobs_run_db(run));
     if (!c) return jobs_retry_after(run, 60000);
-    int64_t n = db_exec_batches(c, &q_purge, PURGE_BATCH, "Li", time_now_ms() - 48LL * 3600 * 1000, PURGE_BATCH);
+    int64_t n = db_exec_batches(c, &q_purge, DB_PURGE_BATCH, "L", time_now_ms() - 48LL * 3600 * 1000);
     db_release(c);
     if (n < 0) {
         jobs_fail(run, "purge of idempotency keys failed");

@@ -129,7 +129,7 @@ int denylist_insert(db_conn_t *c, const char *key, int64_t created_ms, int64_t e
 
 int64_t denylist_purge(db_conn_t *c, int64_t now_ms)
 {
-    return db_exec_batches(c, &sql_purge, 1000, "Li", now_ms, 1000);
+    return db_exec_batches(c, &sql_purge, DB_PURGE_BATCH, "L", now_ms);
 }
 
 /* Reads rows created since `since` into the table; -1 on a database error. */

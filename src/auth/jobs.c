@@ -26,8 +26,7 @@ DB_SQL(q_user_for_code, "SELECT email, name, status, email_verified_at FROM user
 DB_SQL(q_code_supersede, "UPDATE auth_codes SET consumed_at = $3 WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL");
 DB_SQL(q_code_insert, "INSERT INTO auth_codes (id, user_id, purpose, code_hash, attempts, expires_at, created_at) "
                       "VALUES ($1, $2, $3, $4, 0, $5, $6)");
-/* purges go in batches of PURGE_BATCH (db_exec_batches) */
-#define PURGE_BATCH 1000
+/* purges go in batches (db_exec_batches binds the LIMIT) */
 DB_SQL(q_purge_codes, "DELETE FROM auth_codes WHERE id IN (SELECT id FROM auth_codes WHERE expires_at < $1 LIMIT $2)");
 DB_SQL(q_purge_tokens, "DELETE FROM refresh_tokens WHERE token_hash IN"
                        " (SELECT token_hash FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)");
@@ -128,9 +127,9 @@ static int cleanup_job(job_run_t *run, const job_t *job, void *ctx)
     if (!c) return jobs_retry_after(run, 60000);
     int64_t now = time_now_ms();
     int64_t n[4] = { 0 };
-    n[0] = db_exec_batches(c, &q_purge_codes, PURGE_BATCH, "Li", now, PURGE_BATCH);
-    if (n[0] >= 0) n[1] = db_exec_batches(c, &q_purge_tokens, PURGE_BATCH, "Li", now, PURGE_BATCH);
-    if (n[1] >= 0) n[2] = db_exec_batches(c, &q_purge_sessions, PURGE_BATCH, "LLi", now, now - 86400000LL, PURGE_BATCH);
+    n[0] = db_exec_batches(c, &q_purge_codes, DB_PURGE_BATCH, "L", now);
+    if (n[0] >= 0) n[1] = db_exec_batches(c, &q_purge_tokens, DB_PURGE_BATCH, "L", now);
+    if (n[1] >= 0) n[2] = db_exec_batches(c, &q_purge_sessions, DB_PURGE_BATCH, "LL", now, now - 86400000LL);
     if (n[2] >= 0) n[3] = denylist_purge(c, now);
     db_release(c);
     for (int i = 0; i < 4; i++)

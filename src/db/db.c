@@ -934,14 +934,13 @@ static int bind_va(db_stmt_t *st, const char *fmt, va_list ap)
     return DB_OK;
 }
 
-int64_t db_exec(db_conn_t *c, const db_sql_t *q, const char *fmt, ...)
+/* db_exec's body; limit > 0 is bound as the parameter after fmt's */
+static int64_t exec_va(db_conn_t *c, const db_sql_t *q, int64_t limit, const char *fmt, va_list ap)
 {
     db_stmt_t *st = db_prepare(c, q);
     if (!st) return DB_ERR;
-    va_list ap;
-    va_start(ap, fmt);
     int rc = bind_va(st, fmt, ap);
-    va_end(ap);
+    if (limit > 0) db_bind_int(st, (int)strlen(fmt) + 1, limit);
     if (rc == DB_OK) {
         do {
             rc = db_step(st);
@@ -952,6 +951,15 @@ int64_t db_exec(db_conn_t *c, const db_sql_t *q, const char *fmt, ...)
     return rc < 0 ? rc : changes;
 }
 
+int64_t db_exec(db_conn_t *c, const db_sql_t *q, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int64_t n = exec_va(c, q, 0, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
 int64_t db_exec_batches(db_conn_t *c, const db_sql_t *q, int64_t batch, const char *fmt, ...)
 {
     if (c->in_tx) {
@@ -960,20 +968,11 @@ int64_t db_exec_batches(db_conn_t *c, const db_sql_t *q, int64_t batch, const ch
     }
     int64_t total = 0, changes;
     do {
-        db_stmt_t *st = db_prepare(c, q);
-        if (!st) return DB_ERR;
         va_list ap;
         va_start(ap, fmt);
-        int rc = bind_va(st, fmt, ap);
+        changes = exec_va(c, q, batch, fmt, ap);
         va_end(ap);
-        if (rc == DB_OK) {
-            do {
-                rc = db_step(st);
-            } while (rc == DB_ROW);
-        }
-        changes = st->changes;
-        db_reset(st);
-        if (rc < 0) return rc;
+        if (changes < 0) return changes;
         total += changes;
     } while (changes >= batch);
     return total;

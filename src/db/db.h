@@ -159,11 +159,13 @@ int64_t db_exec(db_conn_t *c, const db_sql_t *q, const char *fmt, ...);
 db_stmt_t *db_query(db_conn_t *c, const db_sql_t *q, int *rc, const char *fmt, ...);
 
 /* Purges in batches: runs q (a DELETE or UPDATE of at most `batch` rows,
- * "... WHERE id IN (SELECT id ... LIMIT <batch>)") again while a run
- * changed `batch` rows, each run its own statement outside any transaction
- * (on SQLite each takes and releases the write lock, so the writers of
- * requests go between the batches instead of waiting for one long
- * statement).  Returns the rows changed in all or a negative error. */
+ * "... WHERE id IN (SELECT id ... LIMIT $n)", $n the parameter after fmt's,
+ * bound to batch here) again while a run changed `batch` rows, each run
+ * its own statement outside any transaction (on SQLite each takes and
+ * releases the write lock, so the writers of requests go between the
+ * batches instead of waiting for one long statement).  Returns the rows
+ * changed in all or a negative error. */
+#define DB_PURGE_BATCH 1000
 int64_t db_exec_batches(db_conn_t *c, const db_sql_t *q, int64_t batch, const char *fmt, ...);
 
 /* An INSERT of one row that answers the row's integer key: the PostgreSQL

@@ -300,5 +300,5 @@ json_t *cart_render(db_conn_t *c, const cart_t *cart)
 int64_t cart_expire_idle(db_conn_t *c, int64_t idle_ms)
 {
     /* in batches: a burst of abandoned carts must not hold the writer */
-    return db_exec_batches(c, &q_expire, 1000, "Li", time_now_ms() - idle_ms, 1000);
+    return db_exec_batches(c, &q_expire, DB_PURGE_BATCH, "L", time_now_ms() - idle_ms);
 }

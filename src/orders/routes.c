@@ -949,7 +949,7 @@ static int purge_handler(job_run_t *run, const job_t *job, void *ctx)
     if (!c) return jobs_retry_after(run, 60000);
     int64_t ttl = app->cfg->cart_ttl * 1000;
     int64_t n = cart_expire_idle(c, ttl);
-    int64_t d = n >= 0 ? db_exec_batches(c, &q_carts_delete, 1000, "Li", time_now_ms() - 2 * ttl, 1000) : n;
+    int64_t d = n >= 0 ? db_exec_batches(c, &q_carts_delete, DB_PURGE_BATCH, "L", time_now_ms() - 2 * ttl) : n;
     db_release(c);
     if (n < 0 || d < 0) {
         jobs_fail(run, "cart purge failed");

@@ -460,7 +460,7 @@ static int purge_job(job_run_t *run, const job_t *job, void *ctx)
     (void)ctx;
     db_conn_t *c = db_acquire(jobs_run_db(run));
     if (!c) return JOB_RETRY;
-    int64_t n = db_exec_batches(c, &q_purge, 1000, "Li", time_now_ms() - g_retention_ms, 1000);
+    int64_t n = db_exec_batches(c, &q_purge, DB_PURGE_BATCH, "L", time_now_ms() - g_retention_ms);
     db_release(c);
     if (n < 0) {
         jobs_fail(run, "purge failed: %lld", (long long)n);

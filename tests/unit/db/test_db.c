@@ -580,14 +580,14 @@ static void test_exec_batches(void **state)
     assert_int_equal(db_tx(db, pb_fill, NULL), 0);
     uint64_t locks0 = db->write_locks;
     /* 2,000 rows match: two full batches, then one that finds none */
-    assert_int_equal(db_exec_batches(c, &q_pb_purge, 1000, "Li", (int64_t)2001, 1000), 2000);
+    assert_int_equal(db_exec_batches(c, &q_pb_purge, 1000, "L", (int64_t)2001), 2000);
     if (db_kind(db) == DB_SQLITE) assert_int_equal(db->write_locks - locks0, 3);
     assert_int_equal(pb_count(c), 500);
-    assert_int_equal(db_exec_batches(c, &q_pb_purge, 1000, "Li", (int64_t)1000000, 1000), 500);
+    assert_int_equal(db_exec_batches(c, &q_pb_purge, 1000, "L", (int64_t)1000000), 500);
     assert_int_equal(pb_count(c), 0);
     /* not inside a transaction: it would be one long statement again */
     assert_int_equal(db_begin(c), 0);
-    assert_true(db_exec_batches(c, &q_pb_purge, 1000, "Li", (int64_t)1, 1000) < 0);
+    assert_true(db_exec_batches(c, &q_pb_purge, 1000, "L", (int64_t)1) < 0);
     db_rollback(c);
     db_release(c);
     db_close(db);
