@@ -238,6 +238,19 @@ static void test_rolled_back_enqueue_never_runs(void **state)
     db_close(db);
 }
 
+/* One worker runs queue with the transactional handler fn until a job of
+ * it has completed (timeout_s at most), then stops. */
+static void run_tx_queue(db_t *db, const char *queue, job_tx_handler_fn fn, const char *worker, int timeout_s)
+{
+    jobs_opts_t o = { .workers = 1, .lease_ms = 30000, .poll_ms = 20, .worker_id = worker };
+    jobs_t *rt = jobs_new(db, &o);
+    jobs_register_tx(rt, queue, fn, NULL);
+    jobs_start(rt);
+    wait_for(db, "completed", 1, timeout_s);
+    jobs_stop(rt, 5000);
+    jobs_free(rt);
+}
+
 /* A transactional handler's writes commit with its completion: the first
  * attempt writes a row and fails, which rolls the row back; the second
  * writes it and completes.  One row, two attempts, one error recorded. */
@@ -261,13 +274,7 @@ static void test_tx_handler_writes_commit_with_completion(void **state)
     int64_t id = jobq_enqueue(c, "txjob", NULL, &jo);
     assert_true(id > 0);
     db_release(c);
-    jobs_opts_t o = { .workers = 1, .lease_ms = 30000, .poll_ms = 20, .worker_id = "tx" };
-    jobs_t *rt = jobs_new(db, &o);
-    jobs_register_tx(rt, "txjob", h_tx, NULL);
-    jobs_start(rt);
-    wait_for(db, "completed", 1, 10);
-    jobs_stop(rt, 5000);
-    jobs_free(rt);
+    run_tx_queue(db, "txjob", h_tx, "tx", 10);
     c = db_acquire(db);
     int rc;
     db_stmt_t *st = db_query(c, &q_runs, &rc, "");
@@ -326,13 +333,7 @@ static void test_job_again_steps_one_row(void **state)
     json_decref(p);
     assert_true(id > 0);
     db_release(c);
-    jobs_opts_t o = { .workers = 1, .lease_ms = 30000, .poll_ms = 20, .worker_id = "steps" };
-    jobs_t *rt = jobs_new(db, &o);
-    jobs_register_tx(rt, "stepper", h_steps, NULL);
-    jobs_start(rt);
-    wait_for(db, "completed", 1, 20);
-    jobs_stop(rt, 5000);
-    jobs_free(rt);
+    run_tx_queue(db, "stepper", h_steps, "steps", 20);
     c = db_acquire(db);
     int rc;
     db_stmt_t *st = db_query(c, &q_steps, &rc, "");
