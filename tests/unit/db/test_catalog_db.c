@@ -715,13 +715,7 @@ static void plan_of(db_conn_t *c, const db_sql_t *q, char *out, size_t len)
     int rc;
     db_stmt_t *st = q == &q_plan_read ? db_query(c, q, &rc, "Li", (int64_t)0, 200) : db_query(c, q, &rc, "");
     assert_non_null(st);
-    out[0] = '\0';
-    while (rc == DB_ROW) {
-        size_t n = strlen(out);
-        snprintf(out + n, len - n, "%s; ", db_col_text(st, 3));
-        rc = db_step(st);
-    }
-    db_reset(st);
+    testdb_plan_text(st, rc, out, len);
 }
 
 static void test_seed_keeps_log_reads_on_rowid(void **state)

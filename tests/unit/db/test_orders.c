@@ -471,13 +471,8 @@ static void test_reservation_update_plan(void **state)
     int rc;
     db_stmt_t *st = db_query(c, &q, &rc, "sssL", "ord_x", "held", "committed", (int64_t)0);
     assert_non_null(st);
-    char plan[512] = "";
-    while (rc == DB_ROW) {
-        size_t n = strlen(plan);
-        snprintf(plan + n, sizeof plan - n, "%s;", db_col_text(st, 3));
-        rc = db_step(st);
-    }
-    db_reset(st);
+    char plan[512];
+    testdb_plan_text(st, rc, plan, sizeof plan);
     db_release(c);
     assert_non_null(strstr(plan, "(order_id=?)"));
     assert_null(strstr(plan, "reservations_expiry"));

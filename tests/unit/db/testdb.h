@@ -15,6 +15,21 @@
 
 #include <sodium.h>
 
+#include "db/db.h"
+
+/* The detail column of an EXPLAIN QUERY PLAN statement already stepped
+ * once (rc its result), rows joined with "; " into out; resets it. */
+static inline void testdb_plan_text(db_stmt_t *st, int rc, char *out, size_t len)
+{
+    out[0] = '\0';
+    while (rc == DB_ROW) {
+        size_t n = strlen(out);
+        snprintf(out + n, len - n, "%s; ", db_col_text(st, 3));
+        rc = db_step(st);
+    }
+    db_reset(st);
+}
+
 static inline int testdb_is_pg(void)
 {
     const char *k = getenv("MERCATO_TEST_DB");
