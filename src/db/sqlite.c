@@ -106,6 +106,20 @@ static int wal_hook(void *arg, sqlite3 *sq, const char *name, int frames)
     return SQLITE_OK;
 }
 
+/* The passive passes copy pages into the database file but sync it only
+ * when they backfilled the whole WAL, which under steady writes they never
+ * do: the sync of everything they wrote (~16 MB per round) fell to the
+ * step under the write lock, 3-8 ms of every round's ~4-8 ms there on this
+ * machine's disk.  Synced here first, without the lock, the step's own
+ * sync has only its few pages left.  Durability is as before: the step
+ * still syncs the WAL and the database file before the WAL restarts. */
+static void sync_db_file(sqlite3 *sq)
+{
+    sqlite3_file *fp = NULL;
+    if (sqlite3_file_control(sq, "main", SQLITE_FCNTL_FILE_POINTER, &fp) == SQLITE_OK && fp && fp->pMethods)
+        fp->pMethods->xSync(fp, SQLITE_SYNC_NORMAL);
+}
+
 static void *ckpt_main(void *arg)
 {
     struct sq_ckpt *k = arg;
@@ -121,8 +135,12 @@ static void *ckpt_main(void *arg)
 
         uint64_t t0 = (uint64_t)time_mono_ns();
         int log = 0, done = 0;
-        /* the bulk, while writers go on */
+        /* the bulk, while writers go on; then again, for the frames they
+         * appended meanwhile (~10 times fewer), so the step under the write
+         * lock below has only the last few to copy */
         int rc = sqlite3_wal_checkpoint_v2(sq, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        if (rc == SQLITE_OK) rc = sqlite3_wal_checkpoint_v2(sq, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        if (rc == SQLITE_OK) sync_db_file(sq);
         pthread_mutex_lock(&k->mu);
         k->passes++;
         k->locking = rc == SQLITE_OK;
@@ -141,6 +159,12 @@ static void *ckpt_main(void *arg)
             if (rc == SQLITE_OK) __atomic_fetch_add(&db->ckpt_restarts, 1, __ATOMIC_RELAXED);
             pthread_mutex_lock(&k->mu);
             k->locking = 0;
+            /* the commits that asked for a round while this one ran were
+             * about the WAL it just emptied: another round now would find
+             * a few frames and pay the step's fixed cost (two fsyncs under
+             * the write lock, ~2 ms here) for them; half of all rounds were
+             * such */
+            if (rc == SQLITE_OK) k->wanted = 0;
             pthread_mutex_unlock(&k->mu);
         }
         /* done counts from the start of the WAL: a restart starts it again */
