@@ -242,15 +242,30 @@ int notify_apply(db_conn_t *c, const event_t *ev, const char *public_url, const 
 
 /* ---------- HTTP ---------- */
 
-DB_SQL(q_list, "SELECT id, event_id, kind, subject, title, body, data, read_at, created_at FROM notifications "
-               "WHERE user_id = $1 AND event_id < $2 ORDER BY event_id DESC LIMIT $3");
-DB_SQL(q_list_unread, "SELECT id, event_id, kind, subject, title, body, data, read_at, created_at FROM notifications "
-                      "WHERE user_id = $1 AND event_id < $2 AND read_at IS NULL ORDER BY event_id DESC LIMIT $3");
+/* "user_id <> ''" in every query by user: the indexes on user_id leave
+ * out the guests' marker rows (migration 0016), and a partial index serves
+ * a query only when its WHERE says so too (a session's user id is never
+ * empty) */
+#define NTF_COLS "id, event_id, kind, subject, title, body, data, read_at, created_at"
+const db_sql_t notify_sql_list = {
+    "SELECT " NTF_COLS " FROM notifications"
+    " WHERE user_id = $1 AND user_id <> '' AND event_id < $2 ORDER BY event_id DESC LIMIT $3",
+    "SELECT " NTF_COLS " FROM notifications"
+    " WHERE user_id = $1 AND user_id <> '' AND event_id < $2 ORDER BY event_id DESC LIMIT $3"
+};
+const db_sql_t notify_sql_list_unread = {
+    "SELECT " NTF_COLS " FROM notifications"
+    " WHERE user_id = $1 AND user_id <> '' AND event_id < $2 AND read_at IS NULL ORDER BY event_id DESC LIMIT $3",
+    "SELECT " NTF_COLS " FROM notifications"
+    " WHERE user_id = $1 AND user_id <> '' AND event_id < $2 AND read_at IS NULL ORDER BY event_id DESC LIMIT $3"
+};
+#define q_list notify_sql_list
+#define q_list_unread notify_sql_list_unread
 DB_SQL(q_get, "SELECT id, event_id, kind, subject, title, body, data, read_at, created_at FROM notifications "
               "WHERE id = $1 AND user_id = $2");
 DB_SQL(q_mark, "UPDATE notifications SET read_at = $3 WHERE id = $1 AND user_id = $2 AND read_at IS NULL");
-DB_SQL(q_mark_all, "UPDATE notifications SET read_at = $2 WHERE user_id = $1 AND read_at IS NULL");
-DB_SQL(q_unread, "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL");
+DB_SQL(q_mark_all, "UPDATE notifications SET read_at = $2 WHERE user_id = $1 AND user_id <> '' AND read_at IS NULL");
+DB_SQL(q_unread, "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND user_id <> '' AND read_at IS NULL");
 
 static json_t *row_json(db_stmt_t *st)
 {

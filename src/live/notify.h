@@ -30,6 +30,11 @@ const char *notify_kind_for(const char *type, json_t *data);
  * without a fraction) into out. */
 void notify_money(char *out, size_t outlen, long long minor, const char *currency);
 
+/* A user's notifications, newest first ($1 user, $2 before this event id,
+ * $3 limit), all or the unread: their query plans are tested. */
+extern const db_sql_t notify_sql_list;
+extern const db_sql_t notify_sql_list_unread;
+
 void notify_routes(router_t *r);
 
 #endif

@@ -434,15 +434,26 @@ DB_SQL(q_order_status_of, "SELECT status, customer_id FROM orders WHERE id = $1"
 DB_SQL(q_order_set_status, "UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4");
 DB_SQL(q_resv_by_state, "SELECT variant_id, quantity FROM reservations WHERE order_id = $1 AND state = $2"
                         " ORDER BY variant_id");
-/* SQLite without statistics on reservations picked reservations_expiry
- * (state = ?) for this, reading every reservation in that state to find
- * the order's (every payment walked all held ones); "+state" keeps the
- * state term off the indexes, so the order's key is used */
+/* SQLite without statistics on reservations picked the (state,
+ * expires_at) index of the time for this, reading every reservation in
+ * that state to find the order's (every payment walked all held ones);
+ * "+state" keeps the state term off the indexes, so the order's key is
+ * used */
 const db_sql_t order_sql_resv_set_state = {
     "UPDATE reservations SET state = $3, updated_at = $4 WHERE order_id = $1 AND +state = $2",
     "UPDATE reservations SET state = $3, updated_at = $4 WHERE order_id = $1 AND state = $2"
 };
 #define q_resv_set_state order_sql_resv_set_state
+
+/* the held reservations past their time, oldest first (the expiry sweep,
+ * routes.c): the partial index reservations_held has exactly them, in that
+ * order.  One row per line: an order's lines share their expiry and come
+ * together.  (DISTINCT order_id ORDER BY order_id made SQLite scan every
+ * reservation by key to spare the sort.) */
+const db_sql_t order_sql_due_orders = {
+    "SELECT order_id FROM reservations WHERE state = 'held' AND expires_at <= $1 ORDER BY expires_at LIMIT 200",
+    "SELECT order_id FROM reservations WHERE state = 'held' AND expires_at <= $1 ORDER BY expires_at LIMIT 200"
+};
 
 int order_status_of(db_conn_t *c, const char *order_id, order_status_t *status, char customer_id[ID_MAX])
 {

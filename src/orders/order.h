@@ -115,8 +115,11 @@ json_t *order_render(db_conn_t *c, const char *order_id, const char *only_seller
 int order_status_of(db_conn_t *c, const char *order_id, order_status_t *status, char customer_id[ID_MAX]);
 
 /* The statement that moves an order's reservations from one state to
- * another ($1 order, $2 from, $3 to, $4 now): its query plan is tested. */
+ * another ($1 order, $2 from, $3 to, $4 now), and the expiry sweep's
+ * ($1 now: up to 200 orders with held reservations past their time):
+ * their query plans are tested. */
 extern const db_sql_t order_sql_resv_set_state;
+extern const db_sql_t order_sql_due_orders;
 
 /* Lists, newest first, keyset on the order id (after = the last id of the
  * previous page, NULL for the first).  by: "customer" (key = user id),

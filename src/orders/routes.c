@@ -872,29 +872,33 @@ static int expire_tx(db_conn_t *c, void *vctx)
 }
 
 /* Unpaid orders whose reservations ran out: one indexed query
- * (reservations_expiry) every second instead of a job row per order, which
- * cost an insert at checkout and a claim and a completion 15 minutes later.
- * Several processes may sweep at once: order_expire re-checks the status
- * under the order's lock and does nothing the second time. */
-DB_SQL(q_due_orders, "SELECT DISTINCT order_id FROM reservations WHERE state = 'held' AND expires_at <= $1"
-                     " ORDER BY order_id LIMIT 200");
+ * (order_sql_due_orders, on reservations_held) every second instead of a
+ * job row per order, which cost an insert at checkout and a claim and a
+ * completion 15 minutes later.  Several processes may sweep at once:
+ * order_expire re-checks the status under the order's lock and does
+ * nothing the second time. */
+#define q_due_orders order_sql_due_orders
 
 static void expire_sweep(db_t *db, void *ctx)
 {
     (void)ctx;
     int64_t now = time_now_ms();
-    int found, expired = 0, round, rounds = 0; /* expired: order_expire succeeded (a no-op too) */
+    /* expired: order_expire succeeded (a no-op too); rows: reservations
+     * read, found: their orders (an order's lines are read together) */
+    int rows, found, expired = 0, round, rounds = 0;
     do {
         char (*ids)[ID_MAX] = NULL;
-        found = 0;
+        rows = found = 0;
         db_conn_t *c = db_acquire(db);
         if (!c) return;
         int rc;
         db_stmt_t *st = db_query(c, &q_due_orders, &rc, "L", now);
         if (st) {
             ids = calloc(200, sizeof *ids);
-            while (ids && rc == DB_ROW && found < 200) {
-                snprintf(ids[found++], ID_MAX, "%s", db_col_text(st, 0));
+            while (ids && rc == DB_ROW && rows < 200) {
+                const char *id = db_col_text(st, 0);
+                rows++;
+                if (!found || strcmp(ids[found - 1], id) != 0) snprintf(ids[found++], ID_MAX, "%s", id);
                 rc = db_step(st);
             }
             db_reset(st);
@@ -913,7 +917,7 @@ static void expire_sweep(db_t *db, void *ctx)
         free(ids);
         /* a full page again only when this one went, and at most 10,000
          * orders per sweep (no endless loop over rows that do not change) */
-    } while (found == 200 && round == found && ++rounds < 50);
+    } while (rows == 200 && round == found && ++rounds < 50);
     if (expired) log_info("orders", "reservations ran out: %d unpaid order(s) expired", expired);
 }
 

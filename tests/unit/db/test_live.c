@@ -200,6 +200,39 @@ static void test_sse_format_of_stored_events(void **state)
     db_close(db);
 }
 
+/* A user's notifications come from the indexes on user_id, which leave
+ * out the guests' marker rows (migration 0016): the queries must say so
+ * for SQLite to use them. */
+static void test_list_plans(void **state)
+{
+    (void)state;
+    db_t *db = fresh();
+    if (db_kind(db) != DB_SQLITE) {
+        db_close(db);
+        skip(); /* PostgreSQL plans with its statistics */
+    }
+    db_conn_t *c = db_acquire(db);
+    const struct {
+        const db_sql_t *q;
+        const char *index;
+    } cases[] = { { &notify_sql_list, "USING INDEX notifications_user" },
+                  /* either index on user_id serves it (no statistics here) */
+                  { &notify_sql_list_unread, "USING INDEX notifications_u" } };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char sql[512];
+        snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", cases[i].q->sqlite);
+        const db_sql_t q = { sql, sql };
+        int rc;
+        db_stmt_t *st = db_query(c, &q, &rc, "sLL", "usr_x", (int64_t)1000, (int64_t)20);
+        assert_non_null(st);
+        char plan[512];
+        testdb_plan_text(st, rc, plan, sizeof plan);
+        if (!strstr(plan, cases[i].index)) fail_msg("%s: %s", cases[i].index, plan);
+    }
+    db_release(c);
+    db_close(db);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) return 1;
@@ -207,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_consumer_is_idempotent_and_maps_once),
         cmocka_unit_test(test_money_and_mapping),
         cmocka_unit_test(test_sse_format_of_stored_events),
+        cmocka_unit_test(test_list_plans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
