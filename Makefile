@@ -52,7 +52,7 @@ FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 BENCH_SRC := $(sort $(wildcard bench/*_bench.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all build deps run test test-pg test-unit test-api fuzz bench clean help lint-openapi
+.PHONY: all build deps run test test-pg test-unit test-api fuzz bench clean help lint-openapi FORCE
 .DEFAULT_GOAL := build
 
 help:
@@ -96,7 +96,16 @@ docs/openapi.json: $(BUILD)/tools/openapi_merge $(OPENAPI_FRAGMENTS)
 	$(BUILD)/tools/openapi_merge $@ $(OPENAPI_FRAGMENTS)
 	@touch $@
 
-$(BUILD)/gen/embed.c: $(BUILD)/tools/embed $(EMBED_FILES)
+# the list of embedded files as a file of its own, rewritten only when the
+# list changes: a migration (or template) removed or renamed would otherwise
+# leave the old one embedded, since no remaining prerequisite is newer
+$(BUILD)/gen/embed.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(EMBED_FILES)' | cmp -s - $@ || echo '$(EMBED_FILES)' > $@
+
+FORCE:
+
+$(BUILD)/gen/embed.c: $(BUILD)/tools/embed $(EMBED_FILES) $(BUILD)/gen/embed.list
 	@mkdir -p $(dir $@)
 	$(BUILD)/tools/embed $@ $(EMBED_FILES)
 
