@@ -22,7 +22,9 @@
  * (getrusage: involuntary switches), the leader on the CPU for ~75% of the
  * time it held the write lock.  With --sched-writer-rt the leader runs as a
  * real-time thread (SCHED_FIFO, priority 1) while it leads: nothing but
- * the kernel preempts it (wall time per group ~1.1 x its CPU time, was ~1.35).
+ * the kernel preempts it (wall time per group ~1.03 x its CPU time, ~1.28
+ * without; stop 15: +2 to +15% orders/s in three pairs, groups of ~4
+ * instead of ~11).
  * That takes CAP_SYS_NICE (root, or the capability given to the binary or
  * container), so it is off by default; the kernel's real-time throttling
  * (95% of each second by default) bounds a runaway.  Measured in
