@@ -465,14 +465,8 @@ static void test_reservation_update_plan(void **state)
         skip(); /* PostgreSQL plans with its statistics */
     }
     db_conn_t *c = db_acquire(db);
-    char sql[512];
-    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", order_sql_resv_set_state.sqlite);
-    const db_sql_t q = { sql, sql };
-    int rc;
-    db_stmt_t *st = db_query(c, &q, &rc, "sssL", "ord_x", "held", "committed", (int64_t)0);
-    assert_non_null(st);
     char plan[512];
-    testdb_plan_text(st, rc, plan, sizeof plan);
+    testdb_plan_of(c, &order_sql_resv_set_state, plan, sizeof plan, "sssL", "ord_x", "held", "committed", (int64_t)0);
     db_release(c);
     assert_non_null(strstr(plan, "(order_id=?)"));
     assert_null(strstr(plan, "reservations_held"));
@@ -490,14 +484,8 @@ static void test_expiry_sweep_plan(void **state)
         skip(); /* PostgreSQL plans with its statistics */
     }
     db_conn_t *c = db_acquire(db);
-    char sql[512];
-    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", order_sql_due_orders.sqlite);
-    const db_sql_t q = { sql, sql };
-    int rc;
-    db_stmt_t *st = db_query(c, &q, &rc, "L", (int64_t)0);
-    assert_non_null(st);
     char plan[512];
-    testdb_plan_text(st, rc, plan, sizeof plan);
+    testdb_plan_of(c, &order_sql_due_orders, plan, sizeof plan, "L", (int64_t)0);
     db_release(c);
     assert_non_null(strstr(plan, "USING INDEX reservations_held (expires_at<?)"));
     db_close(db);

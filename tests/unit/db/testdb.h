@@ -30,6 +30,40 @@ static inline void testdb_plan_text(db_stmt_t *st, int rc, char *out, size_t len
     db_reset(st);
 }
 
+/* The EXPLAIN QUERY PLAN form of q's SQLite text, as a statement key with
+ * static storage of its own: statements are cached per connection by the
+ * key's address (db.h), so a key built on the stack is taken for whichever
+ * statement was cached at that address before (in a loop, the first
+ * query's plan came back for the second). */
+static inline const db_sql_t *testdb_explain_of(const db_sql_t *q)
+{
+    static struct {
+        const db_sql_t *of;
+        char sql[1024];
+        db_sql_t key;
+    } keys[16];
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (keys[i].of == q) return &keys[i].key;
+        if (!keys[i].of) {
+            keys[i].of = q;
+            snprintf(keys[i].sql, sizeof keys[i].sql, "EXPLAIN QUERY PLAN %s", q->sqlite);
+            keys[i].key.sqlite = keys[i].key.pg = keys[i].sql;
+            return &keys[i].key;
+        }
+    }
+    abort(); /* more statements than any test explains */
+}
+
+/* SQLite's plan for q run with these arguments (db_query's fmt and
+ * values), its details joined into out (see testdb_plan_text) */
+#define testdb_plan_of(c, q, out, len, ...)                                        \
+    do {                                                                           \
+        int rc_;                                                                   \
+        db_stmt_t *st_ = db_query((c), testdb_explain_of(q), &rc_, __VA_ARGS__);   \
+        assert_non_null(st_);                                                      \
+        testdb_plan_text(st_, rc_, (out), (len));                                  \
+    } while (0)
+
 static inline int testdb_is_pg(void)
 {
     const char *k = getenv("MERCATO_TEST_DB");
