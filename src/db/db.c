@@ -1088,7 +1088,7 @@ static void render_db_metrics(buf_t *out, void *ctx)
                        "Time group leaders spent leading (BEGIN to the last caller's result; wall clock).");
         buf_printf(out, "mercato_db_group_leader_seconds_total %.6f\n", metrics_get(&db->lead_ns) / 1e9);
         metrics_family(out, "mercato_db_group_leader_cpu_seconds_total", "counter",
-                       "CPU time of the group leaders' threads while leading (SQLite work, JSON, the fns' logic).");
+                       "CPU time of the group leaders' threads while leading and handing on (SQLite work, JSON, the fns' logic, the wakes).");
         buf_printf(out, "mercato_db_group_leader_cpu_seconds_total %.6f\n", metrics_get(&db->lead_cpu_ns) / 1e9);
     }
     if (db->kind == DB_POSTGRES) {
